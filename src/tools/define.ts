@@ -1,0 +1,78 @@
+/**
+ * The one way tools are declared and registered: a definition holds the name, the texts, the
+ * schemas, the annotations and a handler that returns structured data plus a short text. Errors
+ * thrown by a handler become an `isError` result here, with secrets removed.
+ */
+import type { McpServer, RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+
+import type { ServerContext } from '../context.js';
+import { formatToolError } from './errors.js';
+
+export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+export interface ToolAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: boolean;
+}
+
+export interface ToolOutput<Output> {
+  structured: Output;
+  /** A short summary for hosts that show only text content. */
+  text: string;
+}
+
+export interface ToolDefinition<Input extends z.ZodObject, Output extends z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: Input;
+  outputSchema: Output;
+  annotations: ToolAnnotations;
+  handler(args: z.output<Input>, context: ServerContext, extra: ToolExtra): Promise<ToolOutput<z.output<Output>>>;
+}
+
+export function defineTool<Input extends z.ZodObject, Output extends z.ZodObject>(
+  definition: ToolDefinition<Input, Output>,
+): ToolDefinition<Input, Output> {
+  return definition;
+}
+
+export function registerTool<Input extends z.ZodObject, Output extends z.ZodObject>(
+  server: McpServer,
+  context: ServerContext,
+  definition: ToolDefinition<Input, Output>,
+): RegisteredTool {
+  const config = {
+    title: definition.title,
+    description: definition.description,
+    inputSchema: definition.inputSchema,
+    outputSchema: definition.outputSchema,
+    annotations: { title: definition.title, ...definition.annotations },
+  };
+
+  const callback = async (args: z.output<Input>, extra: ToolExtra): Promise<CallToolResult> => {
+    try {
+      const output = await definition.handler(args, context, extra);
+      return {
+        content: [{ type: 'text', text: output.text }],
+        structuredContent: output.structured as Record<string, unknown>,
+      };
+    } catch (error) {
+      context.logger.warn('tool call failed', { tool: definition.name, error: (error as Error)?.message ?? String(error) });
+      return { content: [{ type: 'text', text: formatToolError(error) }], isError: true };
+    }
+  };
+
+  // The SDK's generic overloads cannot follow a generic ZodObject through to the callback's
+  // argument type, so the registration is typed loosely here and strictly in ToolDefinition.
+  return (server.registerTool as (name: string, config: unknown, callback: unknown) => RegisteredTool)(
+    definition.name,
+    config,
+    callback,
+  );
+}
