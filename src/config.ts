@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 
 import { ConfigurationError } from './errors.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
+import { defaultStateDir } from './predictions/journal.js';
 
 export const DEFAULT_DATASET_URL = 'https://dataset.app.kognic.com';
 export const DEFAULT_AUTH_URL = 'https://auth.app.kognic.com';
@@ -126,11 +127,6 @@ export function checkBaseUrl(value: string, setting: string): string {
   }
 
   return url.href.replace(/\/+$/, '');
-}
-
-export function defaultStateDir(env: NodeJS.ProcessEnv, home = homedir()): string {
-  const stateHome = nonEmpty(env.XDG_STATE_HOME) ?? path.join(home, '.local', 'state');
-  return path.join(stateHome, 'kognic-dataset-mcp');
 }
 
 export function environmentsFilePath(env: NodeJS.ProcessEnv, home = homedir()): string {

@@ -4,12 +4,13 @@
  */
 import type { Config } from './config.js';
 import { ConfigurationError } from './errors.js';
-import type { KognicCredentials } from './kognic/credentials.js';
+import { resolveCredentials, type KognicCredentials } from './kognic/credentials.js';
 import { DatasetApi } from './kognic/dataset-api.js';
 import { KognicHttpClient } from './kognic/http-client.js';
 import { TokenProvider } from './kognic/token-provider.js';
 import type { Logger } from './log.js';
 import { UploadJobs } from './predictions/jobs.js';
+import { AllowedRoots } from './predictions/roots.js';
 
 export const MISSING_CREDENTIALS_MESSAGE =
   'No Kognic API credentials are configured. Set KOGNIC_CREDENTIALS to the path of the credentials ' +
@@ -31,6 +32,36 @@ export interface ServerContextOptions {
   credentialsError?: Error;
 }
 
+/**
+ * Finds the credentials for `config` the way kognic-auth does. A failure is kept, not thrown, so
+ * that the server still starts and every tool that needs the API returns the reason.
+ */
+export function loadCredentials(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Pick<ServerContextOptions, 'credentials' | 'credentialsError'> {
+  try {
+    const credentials = resolveCredentials({
+      flagFile: config.credentialsFile,
+      env,
+      environmentFile:
+        config.environment?.credentials === undefined
+          ? undefined
+          : { path: config.environment.credentials, environmentName: config.environment.name },
+    });
+    if (credentials === undefined) {
+      logger.warn('no Kognic credentials configured; tools that call the API return an error until they are set');
+    } else {
+      logger.info('Kognic credentials loaded', { source: credentials.source });
+    }
+    return { credentials };
+  } catch (error) {
+    logger.error('Kognic credentials could not be loaded', { error: (error as Error).message });
+    return { credentialsError: error as Error };
+  }
+}
+
 export class ServerContext {
   readonly config: Config;
   readonly logger: Logger;
@@ -38,6 +69,12 @@ export class ServerContext {
   private readonly credentialsError: Error | undefined;
   private services: KognicServices | undefined;
   private uploadJobs: UploadJobs | undefined;
+
+  /**
+   * Returns the file URIs of the client's MCP roots, or undefined when the client offers none.
+   * Set by createServer once a client can be asked.
+   */
+  clientRoots: (() => Promise<string[] | undefined>) | undefined;
 
   constructor(options: ServerContextOptions) {
     this.config = options.config;
@@ -86,6 +123,18 @@ export class ServerContext {
       });
     }
     return this.uploadJobs;
+  }
+
+  /**
+   * Returns the folders that tool calls may read files from: the client's MCP roots when it
+   * offers a non-empty list, else the --root folders, else undefined (no file access).
+   */
+  async allowedRoots(): Promise<AllowedRoots | undefined> {
+    const clientRoots = await this.clientRoots?.();
+    if (clientRoots !== undefined && clientRoots.length > 0) {
+      return AllowedRoots.fromFileUris(clientRoots);
+    }
+    return this.config.roots.length > 0 ? AllowedRoots.create(this.config.roots) : undefined;
   }
 
   /** Cancels running uploads and closes every connection. */

@@ -1,6 +1,10 @@
 /** Builds the MCP server with every tool registered and no transport, so tests can connect it in memory. */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SetLevelRequestSchema, type LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
+import {
+  RootsListChangedNotificationSchema,
+  SetLevelRequestSchema,
+  type LoggingLevel,
+} from '@modelcontextprotocol/sdk/types.js';
 
 import type { ServerContext } from './context.js';
 import type { LoggerRoot, LogLevel } from './log.js';
@@ -52,6 +56,31 @@ function forwardLogsToClient(server: McpServer, loggerRoot: LoggerRoot): () => v
   });
 }
 
+/** Lets the context ask the client for its roots, caching the answer until the client says they changed. */
+function provideClientRoots(server: McpServer, context: ServerContext): void {
+  let cached: Promise<string[] | undefined> | undefined;
+
+  server.server.setNotificationHandler(RootsListChangedNotificationSchema, async () => {
+    cached = undefined;
+    context.logger.info('client roots changed');
+  });
+
+  context.clientRoots = () => {
+    if (server.server.getClientCapabilities()?.roots === undefined) {
+      return Promise.resolve(undefined);
+    }
+    cached ??= server.server.listRoots().then(
+      ({ roots }) => roots.map((root) => root.uri),
+      (error: unknown) => {
+        cached = undefined;
+        context.logger.warn('listing the client roots failed; using --root folders', { error: (error as Error).message });
+        return undefined;
+      },
+    );
+    return cached;
+  };
+}
+
 export function createServer(context: ServerContext, loggerRoot?: LoggerRoot): McpServer {
   const server = new McpServer(
     { name: PACKAGE_NAME, title: 'Kognic dataset predictions', version: PACKAGE_VERSION },
@@ -59,6 +88,7 @@ export function createServer(context: ServerContext, loggerRoot?: LoggerRoot): M
   );
 
   registerTools(server, context);
+  provideClientRoots(server, context);
 
   if (loggerRoot !== undefined) {
     const removeSink = forwardLogsToClient(server, loggerRoot);

@@ -41,15 +41,18 @@ function describeReceived(input: unknown): string {
   return input === null ? 'null' : typeof input;
 }
 
-/** An integer in [min, max]; `"25"` is read as 25, while `""`, `"abc"`, `"12abc"` and `"10.5"` are rejected. */
-export function integerInput(min: number, max: number) {
+/**
+ * An integer in [min, max]; `"25"` is read as 25, while `""`, `"abc"`, `"12abc"` and `"10.5"` are
+ * rejected. `aboveMaxMessage` replaces the message for a value above `max`.
+ */
+export function integerInput(min: number, max: number, aboveMaxMessage = `must be at most ${max}`) {
   return z.preprocess(
     coerceNumber,
     z
       .number({ error: (issue) => `expected an integer, got ${describeReceived(issue.input)}` })
       .int({ error: (issue) => `expected an integer, got ${String(issue.input)}` })
       .min(min, { error: `must be at least ${min}` })
-      .max(max, { error: `must be at most ${max}` }),
+      .max(max, { error: aboveMaxMessage }),
   );
 }
 

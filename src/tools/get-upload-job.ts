@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+import { UserInputError } from '../errors.js';
+import { uploadSummarySchema } from '../predictions/summary.js';
+import type { UploadJobs } from '../predictions/jobs.js';
+import type { Upload } from '../predictions/uploader.js';
+import { defineTool } from './define.js';
+import { integerInput } from './input.js';
+import { forwardUploadProgress } from './upload-progress.js';
+import { describeUploadSummary } from './upload-summary-text.js';
+import { MAX_WAIT_SECONDS } from './upload-predictions.js';
+
+export const jobIdInput = z.string().trim().min(1, { error: 'must not be empty' }).describe('The jobId an upload_predictions result returned.');
+
+/** Returns the job, or throws an error that says where its report is when the id is unknown. */
+export function findJob(jobs: UploadJobs, jobId: string, stateDir: string): Upload {
+  const upload = jobs.get(jobId);
+  if (upload === undefined) {
+    throw new UserInputError(
+      `No upload job "${jobId}" in this server process. Jobs are kept in memory until the server exits; ` +
+        `the reports of earlier jobs stay in ${stateDir}/reports. Rerunning upload_predictions with the same items skips what was created.`,
+    );
+  }
+  return upload;
+}
+
+export const getUploadJobTool = defineTool({
+  name: 'get_upload_job',
+  title: 'Get an upload job',
+  description: [
+    'Return the summary of an upload that upload_predictions started, optionally waiting up to waitSeconds for it to finish.',
+    'Use it when upload_predictions returned status "running": call it until status is completed, cancelled or failed.',
+    'Returns the same summary shape as upload_predictions.',
+  ].join('\n'),
+  inputSchema: z.object({
+    jobId: jobIdInput,
+    waitSeconds: integerInput(0, MAX_WAIT_SECONDS)
+      .default(0)
+      .describe(`Seconds to wait for the job to finish before returning (0 to ${MAX_WAIT_SECONDS}, default 0).`),
+  }),
+  outputSchema: uploadSummarySchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+
+  async handler(args, context, extra) {
+    const jobs = context.jobs();
+    const upload = findJob(jobs, args.jobId, context.config.stateDir);
+
+    const stopProgress = forwardUploadProgress(upload, extra);
+    try {
+      const summary = await jobs.wait(upload, args.waitSeconds * 1_000, extra.signal);
+      return { structured: summary, text: describeUploadSummary(summary) };
+    } finally {
+      stopProgress();
+    }
+  },
+});

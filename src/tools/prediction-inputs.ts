@@ -1,0 +1,62 @@
+/** Input fields shared by validate_predictions and upload_predictions, and their item source. */
+import { z } from 'zod';
+
+import type { ServerContext } from '../context.js';
+import { UserInputError } from '../errors.js';
+import { countSourceItems, readSourceEntries, type SourceRequest } from '../predictions/sources.js';
+import type { SourceEntry } from '../predictions/types.js';
+import { arrayInput, booleanInput } from './input.js';
+
+const inlinePredictionSchema = z.object({
+  sceneUuid: z.string().describe('UUID of the Kognic scene the prediction belongs to.'),
+  openlabel: z
+    .unknown()
+    .describe('The OpenLABEL document {"openlabel": {...}}, as an object or as its JSON text.'),
+});
+
+export const predictionSourceShape = {
+  predictions: arrayInput(inlinePredictionSchema)
+    .optional()
+    .describe('Predictions given inline, for a few items: [{sceneUuid, openlabel}]. Use paths for many.'),
+  paths: arrayInput(z.string())
+    .optional()
+    .describe(
+      'Files and folders inside the allowed roots. A .json file is one prediction, either {"sceneUuid", "openlabel"} ' +
+        'or a bare {"openlabel": ...} named <sceneUuid>.json; a .jsonl file has one {"sceneUuid", "openlabel"} per line; ' +
+        'a folder contributes its .json and .jsonl files in name order. Relative paths resolve against the first root.',
+    ),
+  recursive: booleanInput().default(false).describe('Also read the sub-folders of folders given in paths.'),
+};
+
+export interface PredictionSourceArgs {
+  predictions?: Array<{ sceneUuid: string; openlabel?: unknown }> | undefined;
+  paths?: string[] | undefined;
+  recursive: boolean;
+}
+
+export interface OpenedSource {
+  entries: AsyncIterable<SourceEntry>;
+  /** Number of items, when it could be counted up front. */
+  totalHint?: number;
+}
+
+/** Opens the items named by a tool call as one lazy stream, checking that it names at least one. */
+export async function openPredictionSource(
+  args: PredictionSourceArgs,
+  context: ServerContext,
+  signal: AbortSignal,
+): Promise<OpenedSource> {
+  const predictions = args.predictions ?? [];
+  const paths = args.paths ?? [];
+  if (predictions.length === 0 && paths.length === 0) {
+    throw new UserInputError(
+      'Nothing to read: pass `predictions` (inline items) or `paths` (files or folders with .json or .jsonl predictions).',
+    );
+  }
+
+  const roots = paths.length > 0 ? await context.allowedRoots() : undefined;
+  const request: SourceRequest = { predictions, paths, recursive: args.recursive };
+  const totalHint = await countSourceItems(request, roots, { signal });
+
+  return { entries: readSourceEntries(request, roots, { signal }), ...(totalHint !== undefined ? { totalHint } : {}) };
+}

@@ -1,0 +1,204 @@
+/**
+ * End-to-end: the built server (dist/cli.js) spawned as a host would spawn it, talking MCP over
+ * stdio to the sandbox API. `npm test` builds dist/ before the suite runs.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../src/sandbox/index.js';
+import { SEEDED_DATASETS } from '../src/sandbox/seed.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
+const CAMERA_DATASET = SEEDED_DATASETS.find((dataset) => dataset.kind === 'camera')!;
+
+interface RawRun {
+  stdoutLines: string[];
+  stderr: string;
+  exitCode: number | null;
+  /** Milliseconds from closing stdin to the process exit. */
+  exitAfterStdinCloseMs: number;
+}
+
+/**
+ * Runs the CLI with the given JSON-RPC messages on stdin, waits for one response per request,
+ * then closes stdin and times the exit.
+ */
+async function runRaw(args: string[], env: NodeJS.ProcessEnv, messages: object[]): Promise<RawRun> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const stdoutLines: string[] = [];
+  let stderr = '';
+  let buffered = '';
+  const expectedResponses = messages.filter((message) => 'id' in message).length;
+  let responses = 0;
+  let onAllResponses: () => void = () => {};
+  const allResponses = new Promise<void>((resolve) => {
+    onAllResponses = resolve;
+  });
+
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      stdoutLines.push(line);
+      try {
+        if ('id' in JSON.parse(line)) {
+          responses += 1;
+        }
+      } catch {
+        // Kept in stdoutLines; the test asserts on it.
+      }
+      if (responses >= expectedResponses) {
+        onAllResponses();
+      }
+      newline = buffered.indexOf('\n');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  for (const message of messages) {
+    child.stdin.write(`${JSON.stringify(message)}\n`);
+  }
+  await Promise.race([allResponses, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+
+  const closedAt = Date.now();
+  child.stdin.end();
+  const exitCode = await Promise.race([exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000))]);
+  const exitAfterStdinCloseMs = Date.now() - closedAt;
+  child.kill('SIGKILL');
+  if (buffered !== '') {
+    stdoutLines.push(buffered);
+  }
+  return { stdoutLines, stderr, exitCode, exitAfterStdinCloseMs };
+}
+
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw-test', version: '0' } },
+};
+const INITIALIZED = { jsonrpc: '2.0', method: 'notifications/initialized' };
+
+describe('stdio server', () => {
+  let sandbox: KognicSandbox;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) {
+      throw new Error(`${CLI} is missing: run npm run build first (npm test does).`);
+    }
+    sandbox = await KognicSandbox.start();
+    env = {
+      KOGNIC_DATASET_URL: sandbox.url,
+      KOGNIC_AUTH_URL: sandbox.url,
+      KOGNIC_CLIENT_ID: SANDBOX_CLIENT_ID,
+      KOGNIC_CLIENT_SECRET: SANDBOX_CLIENT_SECRET,
+      XDG_CONFIG_HOME: '/nonexistent-config',
+      XDG_STATE_HOME: path.join(process.env.TMPDIR ?? '/tmp', `kognic-stdio-${process.pid}`),
+      KOGNIC_MCP_LOG_LEVEL: 'debug',
+    };
+  });
+
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  it('runs every dataset tool through the SDK client', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI], env, stderr: 'pipe' });
+    const transportErrors: Error[] = [];
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const client = new Client({ name: 'stdio-test', version: '0' });
+    client.onerror = (error) => transportErrors.push(error);
+
+    await client.connect(transport);
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toEqual(
+      expect.arrayContaining(['list_datasets', 'list_prediction_groups', 'create_prediction_group']),
+    );
+
+    const datasets = await client.callTool({ name: 'list_datasets', arguments: { limit: 3 } });
+    expect(datasets.isError).toBeFalsy();
+    const created = await client.callTool({
+      name: 'create_prediction_group',
+      arguments: { datasetUuid: CAMERA_DATASET.uuid, name: 'stdio group' },
+    });
+    expect(created.isError).toBeFalsy();
+    const groups = await client.callTool({
+      name: 'list_prediction_groups',
+      arguments: { datasetUuid: CAMERA_DATASET.uuid, nameContains: 'stdio group' },
+    });
+    expect((groups.structuredContent as { total: number }).total).toBeGreaterThanOrEqual(1);
+
+    await client.close();
+    expect(transportErrors).toEqual([]);
+    expect(stderr).toContain('MCP server ready');
+    expect(stderr).not.toContain(SANDBOX_CLIENT_SECRET);
+  });
+
+  it('writes only JSON-RPC to stdout and exits on stdin close', async () => {
+    const run = await runRaw([], env, [
+      INITIALIZE,
+      INITIALIZED,
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'list_datasets', arguments: {} } },
+      { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'list_prediction_groups', arguments: { datasetUuid: 'bad' } } },
+    ]);
+
+    expect(run.stdoutLines.length).toBeGreaterThanOrEqual(4);
+    for (const line of run.stdoutLines) {
+      const message = JSON.parse(line) as { jsonrpc?: string };
+      expect(message.jsonrpc).toBe('2.0');
+    }
+    expect(run.exitCode).toBe(0);
+    expect(run.exitAfterStdinCloseMs).toBeLessThan(2_000);
+  });
+
+  it('starts its own sandbox with --sandbox', async () => {
+    const run = await runRaw(['--sandbox'], { XDG_STATE_HOME: env.XDG_STATE_HOME, XDG_CONFIG_HOME: '/nonexistent-config' }, [
+      INITIALIZE,
+      INITIALIZED,
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'list_datasets', arguments: {} } },
+    ]);
+
+    const response = run.stdoutLines.map((line) => JSON.parse(line) as { id?: number; result?: { structuredContent?: { total?: number } } }).find((message) => message.id === 2);
+    expect(response?.result?.structuredContent?.total).toBe(SEEDED_DATASETS.length);
+    expect(run.exitCode).toBe(0);
+  });
+
+  it('prints help and version to stdout', async () => {
+    const help = await runRaw(['--help'], {}, []);
+    expect(help.stdoutLines.join('\n')).toContain('--dataset-url');
+    expect(help.exitCode).toBe(0);
+
+    const version = await runRaw(['--version'], {}, []);
+    expect(version.stdoutLines[0]).toMatch(/^\d+\.\d+\.\d+/);
+    expect(version.exitCode).toBe(0);
+  });
+
+  it('exits with an error for a bad flag', async () => {
+    const run = await runRaw(['--no-such-flag'], {}, []);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('--no-such-flag');
+    expect(run.stdoutLines).toEqual([]);
+  });
+
+  it('rejects plain HTTP for a remote host', async () => {
+    const run = await runRaw(['--dataset-url', 'http://dataset.example.com'], {}, []);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('plain HTTP');
+  });
+});
