@@ -188,7 +188,7 @@ export interface SummaryState {
 
 /** Accumulates item reports and renders summaries from them at any moment. */
 export class UploadSummaryBuilder {
-  private readonly counts: Omit<OutcomeCounts, 'total'> = { created: 0, skipped: 0, invalid: 0, failed: 0, unknown: 0, pending: 0 };
+  private readonly reportedCounts: Omit<OutcomeCounts, 'total'> = { created: 0, skipped: 0, invalid: 0, failed: 0, unknown: 0, pending: 0 };
   private readonly reasons = new Map<string, FailureReason>();
   private readonly listedFailures: ItemReport[] = [];
   private readonly listedOthers: ItemReport[] = [];
@@ -201,12 +201,12 @@ export class UploadSummaryBuilder {
 
   /** Items passed to `add` so far. */
   get reportedCount(): number {
-    const { created, skipped, invalid, failed, unknown, pending } = this.counts;
+    const { created, skipped, invalid, failed, unknown, pending } = this.reportedCounts;
     return created + skipped + invalid + failed + unknown + pending;
   }
 
   add(report: ItemReport): void {
-    this.counts[report.outcome] += 1;
+    this.reportedCounts[report.outcome] += 1;
 
     if (!isFailureOutcome(report.outcome)) {
       if (this.listedOthers.length < MAX_LISTED_ITEMS) {
@@ -226,10 +226,16 @@ export class UploadSummaryBuilder {
     }
   }
 
-  build(state: SummaryState): UploadSummary {
-    const counts: OutcomeCounts = { ...this.counts, total: 0 };
-    counts.pending += state.unreportedPending;
+  /** Returns the counts, with `unreportedPending` more items pending than were added. */
+  counts(unreportedPending: number): OutcomeCounts {
+    const counts: OutcomeCounts = { ...this.reportedCounts, total: 0 };
+    counts.pending += unreportedPending;
     counts.total = counts.created + counts.skipped + counts.invalid + counts.failed + counts.unknown + counts.pending;
+    return counts;
+  }
+
+  build(state: SummaryState): UploadSummary {
+    const counts = this.counts(state.unreportedPending);
 
     const end = state.finishedAt?.getTime() ?? state.now;
     const durationMs = Math.max(0, end - state.startedAt.getTime());

@@ -1,0 +1,820 @@
+/**
+ * The bulk upload engine: reads prediction items lazily, validates each, skips the ones an
+ * earlier upload created, and posts the rest to a prediction group with at most
+ * `maxConnections` requests in flight. Every item ends with a known outcome in the journal, the
+ * report file and the summary.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import pLimit, { type LimitFunction } from 'p-limit';
+
+import { UserInputError } from '../errors.js';
+import { predictionRequest } from '../kognic/dataset-api.js';
+import { KognicAuthError, KognicNetworkError } from '../kognic/errors.js';
+import type { KognicHttpClient } from '../kognic/http-client.js';
+import type { Logger } from '../log.js';
+import { type JournalEvent, UploadJournal, journalPath } from './journal.js';
+import { ReportFile, reportPath } from './report-file.js';
+import { DEFAULT_RETRY_LIMITS, type FailureDecision, type RetryCounters, type RetryLimits, decideAfterFailure } from './retry-policy.js';
+import { type ItemReport, type UploadStatus, type UploadSummary, UploadSummaryBuilder, isFailureOutcome } from './summary.js';
+import type { Finding, PredictionItem, SourceEntry } from './types.js';
+import { type ValidationResult, validatePrediction } from './validation.js';
+
+export { DEFAULT_RETRY_LIMITS, type RetryLimits } from './retry-policy.js';
+
+/** The dataset API's documented limit of concurrent connections; more is rejected. */
+export const MAX_UPLOAD_CONNECTIONS = 10;
+
+/** Items read ahead of the requests, per connection: enough to keep every connection busy. */
+export const READ_AHEAD_ITEMS_PER_CONNECTION = 4;
+
+/**
+ * Bytes of prediction text read ahead of the requests. Beyond it the reader waits, unless fewer
+ * items than connections are waiting, so that large predictions still use every connection.
+ */
+export const MAX_READ_AHEAD_BYTES = 64 * 1024 * 1024;
+
+/** Failed or unknown items logged one by one; the rest are counted in one line at the end. */
+export const MAX_LOGGED_ITEM_WARNINGS = 20;
+
+/** Job ids become file names, so they are limited to a safe alphabet. */
+const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Group UUIDs become file names and URL segments. */
+const GROUP_UUID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+export interface UploadRequest {
+  jobId: string;
+  groupUuid: string;
+  entries: AsyncIterable<SourceEntry>;
+  /** Item count when known up front, for the progress `total` and the pending count. */
+  totalHint?: number;
+  /** 1 to MAX_UPLOAD_CONNECTIONS, default MAX_UPLOAD_CONNECTIONS. */
+  maxConnections?: number;
+  /** Upload again the scenes that the journal shows as created or as sent without an answer. */
+  force?: boolean;
+}
+
+export interface UploadDependencies {
+  /** Builds a client whose pool has `maxConnections` connections; the upload destroys it when it ends. */
+  createHttpClient(maxConnections: number): KognicHttpClient;
+  /** Folder of the journals and the reports. */
+  stateDir: string;
+  /** Dataset API URL, such as `https://dataset.app.kognic.com`; its origin is part of the journal key. */
+  apiOrigin: string;
+  logger: Logger;
+  retryLimits?: Partial<RetryLimits>;
+  validate?: (item: Pick<PredictionItem, 'sceneUuid' | 'openlabel' | 'sizeBytes'>) => ValidationResult;
+}
+
+export interface UploadProgress {
+  /** Items with a final outcome. */
+  finished: number;
+  total?: number;
+  message: string;
+}
+
+/** A valid item waiting for its request, in its backoff, or in flight. */
+interface QueuedItem {
+  index: number;
+  source: string;
+  sceneUuid: string;
+  documentJson: string;
+  bytes: number;
+  attempts: number;
+  retries: RetryCounters;
+  findings: Finding[];
+  warningCount: number;
+  lastHttpStatus?: number;
+}
+
+/** The result of one turn through the limiter. */
+type AttemptStep =
+  | { kind: 'finished'; report: ItemReport; event?: JournalEvent }
+  | { kind: 'retry'; delayMs: number }
+  /** A rate-limit pause began while the item was queued; it waits outside the limiter. */
+  | { kind: 'paused' }
+  /** The upload is stopping and the item was not sent this turn; it stays pending. */
+  | { kind: 'not_sent' };
+
+export class Upload {
+  readonly jobId: string;
+  readonly groupUuid: string;
+  readonly done: Promise<UploadSummary>;
+
+  private readonly request: UploadRequest;
+  private readonly deps: UploadDependencies;
+  private readonly logger: Logger;
+  private readonly limits: RetryLimits;
+  private readonly maxConnections: number;
+  private readonly validate: NonNullable<UploadDependencies['validate']>;
+  private readonly summaryBuilder: UploadSummaryBuilder;
+  private readonly limit: LimitFunction;
+
+  private phase: 'new' | 'running' | 'finished' = 'new';
+  private startedAt = new Date();
+  private finishedAt: Date | undefined;
+  private finalSummary: UploadSummary | undefined;
+  private resolveDone: (summary: UploadSummary) => void = () => {};
+
+  /** Set once, by the first of cancel() or a fatal error. */
+  private stopStatus: 'cancelled' | 'failed' | undefined;
+  private stopError: string | undefined;
+  private cancelRequested = false;
+  /** Aborts waits and the reader; in-flight requests are aborted only by cancel(). */
+  private readonly stopController = new AbortController();
+  private readonly requestController = new AbortController();
+
+  private client: KognicHttpClient | undefined;
+  private journal: UploadJournal | undefined;
+  private report: ReportFile | undefined;
+
+  private readonly outstanding = new Set<QueuedItem>();
+  private outstandingBytes = 0;
+  private readonly deliveries = new Set<Promise<void>>();
+  /** Valid items that were read but not sent when the upload stopped. */
+  private readonly unsentItems: QueuedItem[] = [];
+  private wakeReader: (() => void) | undefined;
+  private readCount = 0;
+  private sourceExhausted = false;
+  /** First source of every scene in this upload, to report a scene given twice. */
+  private readonly firstSourceByScene = new Map<string, string>();
+
+  /** Until this time (ms since the epoch) no worker sends, after a 429. */
+  private pauseUntil = 0;
+
+  private readonly progressListeners = new Set<(progress: UploadProgress) => void>();
+  private loggedItemWarnings = 0;
+
+  constructor(request: UploadRequest, deps: UploadDependencies) {
+    const maxConnections = request.maxConnections ?? MAX_UPLOAD_CONNECTIONS;
+    if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > MAX_UPLOAD_CONNECTIONS) {
+      throw new UserInputError(
+        `maxConnections must be an integer from 1 to ${MAX_UPLOAD_CONNECTIONS}, the Kognic dataset API's documented ` +
+          `limit of concurrent connections; got ${String(maxConnections)}.`,
+      );
+    }
+    if (!GROUP_UUID_PATTERN.test(request.groupUuid)) {
+      throw new UserInputError(
+        `The prediction group UUID "${request.groupUuid.slice(0, 100)}" is not valid; pass the UUID returned by ` +
+          'create_prediction_group or listed by list_prediction_groups.',
+      );
+    }
+    if (!JOB_ID_PATTERN.test(request.jobId)) {
+      throw new UserInputError(`The job id "${request.jobId.slice(0, 100)}" must be 1 to 64 letters, digits, "_" or "-".`);
+    }
+
+    this.request = request;
+    this.deps = deps;
+    this.jobId = request.jobId;
+    this.groupUuid = request.groupUuid;
+    this.maxConnections = maxConnections;
+    this.limits = { ...DEFAULT_RETRY_LIMITS, ...deps.retryLimits };
+    this.validate = deps.validate ?? validatePrediction;
+    this.logger = deps.logger.child({ jobId: request.jobId, group: request.groupUuid });
+    this.limit = pLimit({ concurrency: maxConnections, rejectOnClear: true });
+    this.summaryBuilder = new UploadSummaryBuilder(request.jobId, request.groupUuid, reportPath(deps.stateDir, request.jobId));
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  /** Starts the upload; later calls do nothing. */
+  start(): void {
+    if (this.phase !== 'new') {
+      return;
+    }
+    this.phase = 'running';
+    this.startedAt = new Date();
+    void this.run();
+  }
+
+  /**
+   * Stops the upload: nothing new is read or sent, in-flight requests are aborted (their items
+   * become `unknown`, since the API may have received them), and items not sent stay `pending`.
+   * Calls after the first, or after the end, do nothing.
+   */
+  cancel(reason = 'cancelled by request'): void {
+    if (this.phase === 'finished' || this.cancelRequested) {
+      return;
+    }
+    this.cancelRequested = true;
+    this.logger.info('Cancelling upload', { reason });
+
+    this.stop('cancelled');
+    this.requestController.abort();
+    this.client?.destroy().catch((error: unknown) => {
+      this.logger.debug('Closing the upload connections failed', { error: String(error) });
+    });
+
+    if (this.phase === 'new') {
+      this.start();
+    }
+  }
+
+  /** Returns the summary as of now; the final one once the upload has ended. */
+  summary(): UploadSummary {
+    return this.finalSummary ?? this.buildSummary();
+  }
+
+  /** Adds a progress listener; returns its removal. */
+  onProgress(listener: (progress: UploadProgress) => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
+  }
+
+  private get stopping(): boolean {
+    return this.stopStatus !== undefined;
+  }
+
+  /** Stops reading and sending; the first call decides the final status. */
+  private stop(status: 'cancelled' | 'failed', error?: string): void {
+    if (this.stopStatus !== undefined) {
+      return;
+    }
+    this.stopStatus = status;
+    this.stopError = error;
+
+    this.stopController.abort();
+    this.limit.clearQueue();
+    this.wakeReader?.();
+  }
+
+  private async run(): Promise<void> {
+    this.logger.info('Upload started', { maxConnections: this.maxConnections, force: this.request.force === true });
+
+    try {
+      this.report = ReportFile.open(this.summaryBuilder.reportPath);
+      this.journal = await UploadJournal.open({
+        stateDir: this.deps.stateDir,
+        apiOrigin: this.deps.apiOrigin,
+        groupUuid: this.groupUuid,
+        logger: this.logger,
+      });
+      this.client = this.deps.createHttpClient(this.maxConnections);
+      if (this.cancelRequested) {
+        // cancel() ran before the client existed.
+        await this.client.destroy();
+      }
+
+      await this.readEntries();
+    } catch (error) {
+      this.stop('failed', `The upload stopped: ${describeError(error)}`);
+      this.logger.error('Upload stopped by an error', { error: describeError(error) });
+    }
+
+    await this.settleDeliveries();
+    await this.finish();
+  }
+
+  /** Pulls entries while there is room for them, until the source ends or the upload stops. */
+  private async readEntries(): Promise<void> {
+    const iterator = this.request.entries[Symbol.asyncIterator]();
+
+    try {
+      while (!this.stopping) {
+        await this.waitForReadAheadRoom();
+        if (this.stopping) {
+          break;
+        }
+
+        const next = await this.unlessStopped(iterator.next());
+        if (next === undefined) {
+          break;
+        }
+        if (next.done === true) {
+          this.sourceExhausted = true;
+          break;
+        }
+
+        this.readCount += 1;
+        this.handleEntry(next.value);
+      }
+    } finally {
+      if (!this.sourceExhausted) {
+        // Closes open files of the source; not awaited, because a pending read delays it.
+        Promise.resolve(iterator.return?.()).catch(() => {});
+      }
+    }
+  }
+
+  /** Resolves with the promise's value, or with undefined as soon as the upload stops. */
+  private async unlessStopped<T>(promise: Promise<T>): Promise<T | undefined> {
+    if (this.stopping) {
+      promise.catch(() => {});
+      return undefined;
+    }
+
+    const signal = this.stopController.signal;
+    let onAbort: () => void = () => {};
+    const stopped = new Promise<undefined>((resolve) => {
+      onAbort = () => resolve(undefined);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+
+    try {
+      return await Promise.race([promise, stopped]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      // A read that finishes after the stop is dropped; its error must not go unhandled.
+      promise.catch(() => {});
+    }
+  }
+
+  private async waitForReadAheadRoom(): Promise<void> {
+    const maxItems = this.maxConnections * READ_AHEAD_ITEMS_PER_CONNECTION;
+    const isFull = () =>
+      this.outstanding.size >= maxItems ||
+      (this.outstandingBytes >= MAX_READ_AHEAD_BYTES && this.outstanding.size >= this.maxConnections);
+
+    while (!this.stopping && isFull()) {
+      await new Promise<void>((resolve) => {
+        this.wakeReader = resolve;
+      });
+      this.wakeReader = undefined;
+    }
+  }
+
+  /** Validates one entry and either records its outcome now or queues it for sending. */
+  private handleEntry(entry: SourceEntry): void {
+    if (entry.kind === 'problem') {
+      const { problem } = entry;
+      this.recordOutcome(problem.index, {
+        source: problem.source,
+        ...(problem.sceneUuid !== undefined ? { sceneUuid: problem.sceneUuid } : {}),
+        outcome: 'invalid',
+        reason: problem.code,
+        error: problem.message,
+        attempts: 0,
+      });
+      return;
+    }
+
+    const { item } = entry;
+    const validation = this.validateItem(item);
+    const warnings = { findings: validation.findings, warningCount: validation.warningCount };
+    const sceneUuid = validation.sceneUuid;
+    const documentJson = validation.documentJson;
+
+    if (!validation.valid || sceneUuid === undefined || documentJson === undefined) {
+      const firstError = validation.findings.find((finding) => finding.severity === 'error');
+      this.recordOutcome(item.index, {
+        source: item.source,
+        ...(typeof item.sceneUuid === 'string' ? { sceneUuid: item.sceneUuid } : {}),
+        outcome: 'invalid',
+        reason: firstError?.code ?? 'invalid_prediction',
+        ...(firstError === undefined ? { error: 'The prediction could not be validated.' } : {}),
+        attempts: 0,
+        ...withFindings(warnings),
+      });
+      return;
+    }
+
+    const firstSource = this.firstSourceByScene.get(sceneUuid);
+    if (firstSource !== undefined) {
+      this.recordOutcome(item.index, {
+        source: item.source,
+        sceneUuid,
+        outcome: 'invalid',
+        reason: 'duplicate_scene',
+        error: `Scene ${sceneUuid} already has a prediction earlier in this upload, from ${firstSource}; a scene takes one prediction per upload, so remove one of them.`,
+        attempts: 0,
+      });
+      return;
+    }
+    this.firstSourceByScene.set(sceneUuid, item.source);
+
+    const earlier = this.request.force === true ? undefined : this.journal?.lookup(sceneUuid);
+    if (earlier?.state === 'created') {
+      this.recordOutcome(item.index, {
+        source: item.source,
+        sceneUuid,
+        outcome: 'skipped',
+        ...(earlier.predictionUuid !== undefined ? { predictionUuid: earlier.predictionUuid } : {}),
+        reason: 'already_created',
+        attempts: 0,
+        ...withFindings(warnings),
+      });
+      return;
+    }
+    if (earlier?.state === 'unconfirmed') {
+      this.recordOutcome(item.index, {
+        source: item.source,
+        sceneUuid,
+        outcome: 'unknown',
+        reason: 'unconfirmed_earlier_send',
+        error:
+          'An earlier upload sent this prediction and got no answer, so it may already exist; it was not resent. ' +
+          'Pass force: true to upload it again.',
+        attempts: 0,
+        ...withFindings(warnings),
+      });
+      return;
+    }
+
+    const queued: QueuedItem = {
+      index: item.index,
+      source: item.source,
+      sceneUuid,
+      documentJson,
+      bytes: item.sizeBytes ?? documentJson.length,
+      attempts: 0,
+      retries: { rateLimited: 0, serverError: 0, network: 0 },
+      findings: validation.findings,
+      warningCount: validation.warningCount,
+    };
+    this.outstanding.add(queued);
+    this.outstandingBytes += queued.bytes;
+
+    const delivery = this.deliver(queued);
+    this.deliveries.add(delivery);
+    void delivery.finally(() => this.deliveries.delete(delivery));
+  }
+
+  private validateItem(item: PredictionItem): ValidationResult {
+    try {
+      return this.validate(item);
+    } catch (error) {
+      // A crash of the validation is a bug; it costs this item, not the whole upload.
+      this.logger.error('Validation threw an error', { source: item.source, error: describeError(error) });
+      return {
+        valid: false,
+        findings: [{ pointer: '', code: 'validation_error', severity: 'error', message: `Validation failed with an internal error: ${describeError(error)}` }],
+        omittedFindings: 0,
+        errorCount: 1,
+        warningCount: 0,
+      };
+    }
+  }
+
+  /**
+   * Sends one item until it has a final outcome. Between attempts it waits outside the limiter,
+   * so a waiting item never holds one of the `maxConnections` slots.
+   */
+  private async deliver(item: QueuedItem): Promise<void> {
+    try {
+      for (;;) {
+        await this.waitWhilePaused();
+
+        const step = await this.limit(() => this.attempt(item));
+        if (step.kind === 'finished') {
+          this.recordOutcome(item.index, step.report, step.event);
+          return;
+        }
+        if (step.kind === 'not_sent') {
+          this.unsentItems.push(item);
+          return;
+        }
+        if (step.kind === 'retry') {
+          await sleep(step.delayMs, undefined, { signal: this.stopController.signal });
+        }
+      }
+    } catch (error) {
+      // An abort of a wait or of the limiter queue means the upload is stopping.
+      if (!(this.stopping && isAbortError(error))) {
+        this.stop('failed', `The upload stopped after an internal error: ${describeError(error)}`);
+        this.logger.error('Upload stopped by an internal error', { scene: item.sceneUuid, error: describeError(error) });
+      }
+      this.unsentItems.push(item);
+    } finally {
+      this.outstanding.delete(item);
+      this.outstandingBytes -= item.bytes;
+      this.wakeReader?.();
+    }
+  }
+
+  /** Waits until no rate-limit pause is active; a pause may be extended while it waits. */
+  private async waitWhilePaused(): Promise<void> {
+    for (;;) {
+      const remainingMs = this.pauseUntil - Date.now();
+      if (remainingMs <= 0) {
+        return;
+      }
+      await sleep(remainingMs, undefined, { signal: this.stopController.signal });
+    }
+  }
+
+  /** One turn in the limiter: at most one request for the item. */
+  private async attempt(item: QueuedItem): Promise<AttemptStep> {
+    if (this.stopping) {
+      return { kind: 'not_sent' };
+    }
+    if (Date.now() < this.pauseUntil) {
+      return { kind: 'paused' };
+    }
+
+    const client = this.client;
+    const journal = this.journal;
+    if (client === undefined || journal === undefined) {
+      throw new Error('attempt() ran before the upload opened its journal and client');
+    }
+
+    item.attempts += 1;
+    journal.append({ e: 'sent', scene: item.sceneUuid, job: this.jobId, at: Date.now() });
+
+    try {
+      const response = await client.request<unknown>({
+        ...predictionRequest(this.groupUuid, item.sceneUuid, item.documentJson, this.requestController.signal),
+        retry: 'none',
+      });
+
+      // The client resends once after a 401, which counts as a request too.
+      item.attempts += Math.max(0, response.attempts - 1);
+      const predictionUuid = readPredictionUuid(response.data);
+      return {
+        kind: 'finished',
+        report: this.itemReport(item, 'created', {
+          ...(predictionUuid !== undefined ? { predictionUuid } : {}),
+          httpStatus: response.status,
+        }),
+        event: { e: 'created', scene: item.sceneUuid, job: this.jobId, prediction: predictionUuid ?? '', at: Date.now() },
+      };
+    } catch (error) {
+      return this.afterFailure(item, error);
+    }
+  }
+
+  private afterFailure(item: QueuedItem, error: unknown): AttemptStep {
+    const journal = this.journal as UploadJournal;
+    const notCreated = (reason: string, status?: number): JournalEvent => ({
+      e: 'failed',
+      scene: item.sceneUuid,
+      job: this.jobId,
+      reason,
+      ...(status !== undefined ? { status } : {}),
+      at: Date.now(),
+    });
+
+    if (this.cancelRequested && !isCertainlyUnsent(error)) {
+      return {
+        kind: 'finished',
+        report: this.itemReport(item, 'unknown', {
+          reason: 'cancelled_in_flight',
+          error: 'The upload was cancelled while this request was in flight, so the prediction may or may not exist; a rerun holds it back unless force: true.',
+        }),
+        event: { e: 'unknown', scene: item.sceneUuid, job: this.jobId, reason: 'cancelled_in_flight', at: Date.now() },
+      };
+    }
+    if (this.stopping && isCertainlyUnsent(error)) {
+      journal.append(notCreated('not_sent'));
+      return { kind: 'not_sent' };
+    }
+
+    const decision: FailureDecision = decideAfterFailure(error, item.retries, this.limits);
+    switch (decision.action) {
+      case 'retry': {
+        if (decision.httpStatus !== undefined) {
+          item.lastHttpStatus = decision.httpStatus;
+        }
+        journal.append(notCreated(decision.cause, decision.httpStatus));
+        if (decision.cause === 'rate_limited') {
+          this.pauseAll(decision.delayMs, item);
+        }
+        this.logger.debug('Retrying prediction upload', {
+          scene: item.sceneUuid,
+          cause: decision.cause,
+          httpStatus: decision.httpStatus,
+          attempt: item.attempts,
+          delayMs: decision.delayMs,
+          error: decision.error,
+        });
+        return { kind: 'retry', delayMs: decision.delayMs };
+      }
+
+      case 'failed':
+        return {
+          kind: 'finished',
+          report: this.itemReport(item, 'failed', {
+            ...(decision.httpStatus !== undefined ? { httpStatus: decision.httpStatus } : {}),
+            reason: decision.reason,
+            error: decision.error,
+          }),
+          event: notCreated(decision.reason, decision.httpStatus),
+        };
+
+      case 'unknown':
+        return {
+          kind: 'finished',
+          report: this.itemReport(item, 'unknown', { reason: decision.reason, error: decision.error }),
+          event: { e: 'unknown', scene: item.sceneUuid, job: this.jobId, reason: decision.reason, at: Date.now() },
+        };
+
+      case 'stop':
+        journal.append(notCreated('not_sent'));
+        this.stop(
+          'failed',
+          `${decision.error} The upload stopped: items not sent yet stay pending, and a rerun after the fix skips the ones already created.`,
+        );
+        this.logger.error('Upload stopped', { error: decision.error });
+        return { kind: 'not_sent' };
+    }
+  }
+
+  /** Makes every worker wait `delayMs` before its next request, after a 429. */
+  private pauseAll(delayMs: number, item: QueuedItem): void {
+    const until = Date.now() + delayMs;
+    if (until <= this.pauseUntil) {
+      return;
+    }
+    this.pauseUntil = until;
+    this.logger.info('Kognic API rate limit reached; pausing all requests', { scene: item.sceneUuid, delayMs });
+  }
+
+  private itemReport(item: QueuedItem, outcome: ItemReport['outcome'], fields: Partial<ItemReport>): ItemReport {
+    const httpStatus = fields.httpStatus ?? item.lastHttpStatus;
+    return {
+      source: item.source,
+      sceneUuid: item.sceneUuid,
+      outcome,
+      ...fields,
+      ...(httpStatus !== undefined ? { httpStatus } : {}),
+      attempts: item.attempts,
+      ...withFindings(item),
+    };
+  }
+
+  /**
+   * Records a final outcome: the journal first (so that a crash right after cannot lose a created
+   * prediction), then the report file, then the counters. A failed write stops the upload but
+   * the item is still counted, because its outcome is known.
+   */
+  private recordOutcome(index: number | undefined, report: ItemReport, event?: JournalEvent): void {
+    try {
+      if (event !== undefined) {
+        this.journal?.append(event);
+      }
+      this.report?.write(report, index);
+    } catch (error) {
+      const path = event !== undefined ? this.journal?.path : this.report?.path;
+      this.stop('failed', `The upload stopped because ${path ?? 'a state file'} could not be written: ${describeError(error)}`);
+      this.logger.error('Could not write upload state', { path, error: describeError(error) });
+    }
+
+    this.summaryBuilder.add(report);
+    if (report.outcome === 'failed' || report.outcome === 'unknown') {
+      this.logItemWarning(report);
+    }
+    this.emitProgress();
+  }
+
+  private logItemWarning(report: ItemReport): void {
+    this.loggedItemWarnings += 1;
+    if (this.loggedItemWarnings > MAX_LOGGED_ITEM_WARNINGS) {
+      return;
+    }
+    this.logger.warn(report.outcome === 'failed' ? 'Prediction upload failed' : 'Prediction upload outcome unknown', {
+      scene: report.sceneUuid,
+      status: report.outcome,
+      reason: report.reason,
+      httpStatus: report.httpStatus,
+      source: report.source,
+      error: report.error,
+    });
+  }
+
+  /** Waits for every delivery to settle; after a cancel, in-flight requests end within moments. */
+  private async settleDeliveries(): Promise<void> {
+    while (this.deliveries.size > 0) {
+      await Promise.allSettled([...this.deliveries]);
+    }
+  }
+
+  private async finish(): Promise<void> {
+    const pendingReason = this.stopStatus === 'cancelled' ? 'cancelled' : 'upload_stopped';
+    const pendingError =
+      this.stopStatus === 'cancelled'
+        ? 'Not sent: the upload was cancelled first.'
+        : 'Not sent: the upload stopped first; a rerun uploads it.';
+    for (const item of this.unsentItems) {
+      this.recordOutcome(item.index, this.itemReport(item, 'pending', { reason: pendingReason, error: pendingError }));
+    }
+    this.unsentItems.length = 0;
+
+    this.phase = 'finished';
+    this.finishedAt = new Date();
+    const summary = this.buildSummary();
+    this.finalSummary = summary;
+
+    const { counts } = summary;
+    this.logger.info('Upload finished', {
+      status: summary.status,
+      created: counts.created,
+      skipped: counts.skipped,
+      invalid: counts.invalid,
+      failed: counts.failed,
+      unknown: counts.unknown,
+      pending: counts.pending,
+      durationMs: summary.durationMs,
+    });
+    if (this.loggedItemWarnings > MAX_LOGGED_ITEM_WARNINGS) {
+      this.logger.warn('More items failed or have an unknown outcome than were logged; see the report', {
+        notLogged: this.loggedItemWarnings - MAX_LOGGED_ITEM_WARNINGS,
+        reportPath: summary.reportPath,
+      });
+    }
+
+    await this.closeResources();
+    this.emitProgress();
+    this.resolveDone(summary);
+  }
+
+  private async closeResources(): Promise<void> {
+    for (const resource of [this.journal, this.report]) {
+      try {
+        resource?.close();
+      } catch (error) {
+        this.logger.warn('Closing an upload state file failed', { error: describeError(error) });
+      }
+    }
+
+    try {
+      await this.client?.destroy();
+    } catch (error) {
+      this.logger.debug('Closing the upload connections failed', { error: describeError(error) });
+    }
+  }
+
+  private buildSummary(): UploadSummary {
+    const status: UploadStatus = this.phase === 'finished' ? (this.stopStatus ?? 'completed') : 'running';
+    return this.summaryBuilder.build({
+      status,
+      startedAt: this.startedAt,
+      ...(this.finishedAt !== undefined ? { finishedAt: this.finishedAt } : {}),
+      now: Date.now(),
+      unreportedPending: this.unreportedPending(),
+      ...(this.stopStatus === 'failed' && this.stopError !== undefined ? { error: this.stopError } : {}),
+    });
+  }
+
+  /** Items without a report yet: queued or in flight, stopped unsent, or known from `totalHint` but not read. */
+  private unreportedPending(): number {
+    const unread =
+      this.sourceExhausted || this.request.totalHint === undefined ? 0 : Math.max(0, this.request.totalHint - this.readCount);
+    return this.outstanding.size + this.unsentItems.length + unread;
+  }
+
+  /** Sends the counts to the progress listeners; cheap enough to run after every item. */
+  private emitProgress(): void {
+    if (this.progressListeners.size === 0) {
+      return;
+    }
+
+    const counts = this.summaryBuilder.counts(this.unreportedPending());
+    const finished = counts.total - counts.pending;
+    const totalKnown = this.sourceExhausted || this.phase === 'finished' || this.request.totalHint !== undefined;
+    const done = (['created', 'skipped', 'invalid', 'failed', 'unknown'] as const)
+      .filter((outcome) => counts[outcome] > 0)
+      .map((outcome) => `${counts[outcome]} ${outcome}`);
+    const progress: UploadProgress = {
+      finished,
+      ...(totalKnown ? { total: counts.total } : {}),
+      message: `${finished}${totalKnown ? ` of ${counts.total}` : ''} predictions done${done.length > 0 ? `: ${done.join(', ')}` : ''}`,
+    };
+
+    for (const listener of this.progressListeners) {
+      try {
+        listener(progress);
+      } catch (error) {
+        this.logger.debug('A progress listener threw an error', { error: describeError(error) });
+      }
+    }
+  }
+}
+
+function withFindings(source: { findings: Finding[]; warningCount: number }): Pick<ItemReport, 'findings' | 'warningCount'> {
+  return {
+    ...(source.findings.length > 0 ? { findings: source.findings } : {}),
+    ...(source.warningCount > 0 ? { warningCount: source.warningCount } : {}),
+  };
+}
+
+/**
+ * Reads the new prediction's UUID from the unwrapped `data` of the answer.
+ * NOTE: the API documents `{"data": "<uuid>"}`; an object with `uuid` or `id` is accepted too.
+ */
+function readPredictionUuid(data: unknown): string | undefined {
+  if (typeof data === 'string' && data !== '') {
+    return data;
+  }
+  if (typeof data === 'object' && data !== null) {
+    const record = data as Record<string, unknown>;
+    const id = record.uuid ?? record.id;
+    if (typeof id === 'string' || typeof id === 'number') {
+      return String(id);
+    }
+  }
+  return undefined;
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}
+
+/** An error that certainly came before any byte of the request was written. */
+function isCertainlyUnsent(error: unknown): boolean {
+  return (error instanceof KognicNetworkError && !error.requestSent) || error instanceof KognicAuthError;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
