@@ -137,7 +137,7 @@ async function openDescriptorsOf(file: string): Promise<number> {
   return count;
 }
 
-/** Waits until no descriptor points at `file`; closing a stream finishes asynchronously. */
+/** Waits until no descriptor points at `file`, because a stream closes its file asynchronously. */
 async function waitUntilClosed(file: string): Promise<number> {
   const deadline = Date.now() + 10_000;
   let open = await openDescriptorsOf(file);

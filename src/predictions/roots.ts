@@ -167,7 +167,7 @@ export class AllowedRoots {
     try {
       real = await realpath(absolute);
     } catch (error) {
-      // A path outside every root gets the same answer whether or not it exists, so that a
+      // A path outside every root gets the same error whether or not it exists, so that a
       // caller cannot probe the rest of the file system.
       if (!(await this.containsMissingPath(absolute))) {
         throw this.outsideError(input, absolute);

@@ -30,10 +30,10 @@ export interface SourceOptions {
   signal?: AbortSignal;
 }
 
-/** Maximum size in bytes of one `.json` file or one `.jsonl` line, checked before parsing. */
+/** Maximum size in bytes of one `.json` file or one `.jsonl` line, checked before parsing. It is the validation's cap. */
 export const MAX_FILE_BYTES = MAX_PREDICTION_BYTES;
 
-/** Size of one read from a `.jsonl` file, in bytes; also how far reading runs ahead of the consumer. */
+/** Size in bytes of one read from a `.jsonl` file. Reading runs ahead of the consumer by about this much. */
 const JSONL_READ_CHUNK_BYTES = 256 * 1024;
 
 const PREDICTION_FILE_TYPES = ['.json', '.jsonl'] as const;
@@ -200,7 +200,7 @@ async function* listTargets(request: SourceRequest, roots: AllowedRoots | undefi
 /**
  * Yields the targets of one resolved path: itself when it is a prediction file, the files in it
  * when it is a folder, and a problem otherwise. The file type comes from `name`, the name the
- * caller used, which for a symlink differs from the real path.
+ * caller used, which for a symlink can differ from the real path's name.
  */
 async function* classifyPath(
   real: string,
@@ -361,7 +361,7 @@ async function* followLink(
 // ---------------------------------------------------------------------------------------------
 // .json files
 
-/** Reads `file` whole, or returns undefined when it holds more than `maxBytes`. */
+/** Reads `file` whole, or returns undefined when it contains more than `maxBytes`. */
 async function readCapped(file: string, maxBytes: number, signal: AbortSignal | undefined): Promise<Buffer | undefined> {
   // `end` is inclusive, so one byte past the cap is read when the file is too large.
   const stream = createReadStream(file, { end: maxBytes, ...(signal ? { signal } : {}) });
@@ -402,7 +402,7 @@ function tooLargeProblem(
   };
 }
 
-/** Reads a `.json` file that holds one prediction. */
+/** Reads a `.json` file that contains one prediction. */
 async function* readJsonFile(file: string, name: string, signal: AbortSignal | undefined): AsyncGenerator<DraftEntry> {
   const nameUuid = sceneUuidFromFileName(name);
   const knownSceneUuid = SCENE_UUID_PATTERN.test(nameUuid) ? nameUuid : undefined;
@@ -671,7 +671,11 @@ function parseJson(bytes: Buffer, source: string, subject: string): ParseResult 
   }
 }
 
-/** Returns the parser's message, with the line and column added when it gives only an offset. */
+/**
+ * Returns the parser's message, with the line and column added when it gives only an offset.
+ * NOTE: V8 in Node 20 gives no offset for "Unexpected token" errors. Those messages quote the
+ * text around the error instead, so no line or column is added.
+ */
 function describeSyntaxError(error: SyntaxError, text: string): string {
   const offsetMatch = /at position (\d+)/.exec(error.message);
   if (offsetMatch === null || /line \d+/.test(error.message)) {
