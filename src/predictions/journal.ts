@@ -52,7 +52,8 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 export function originFolderName(apiOrigin: string): string {
   const url = new URL(apiOrigin);
   const port = url.port !== '' ? url.port : url.protocol === 'http:' ? '80' : '443';
-  const host = url.hostname.replace(/[^A-Za-z0-9.-]/g, '-');
+  // An IPv6 host such as [::1] becomes --1: brackets dropped, colons replaced.
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/[^A-Za-z0-9.-]/g, '-');
   return `${host}_${port}`;
 }
 
