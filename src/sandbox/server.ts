@@ -56,6 +56,7 @@ export class KognicSandbox {
   private readonly sockets = new Set<Socket>();
   private readonly connectionIds = new WeakMap<Socket, number>();
   private origin = '';
+  private closing: Promise<void> | undefined;
 
   private constructor(options: Required<SandboxOptions>) {
     this.options = options;
@@ -166,18 +167,29 @@ export class KognicSandbox {
   }
 
   /** Destroys open sockets, which abandons requests in progress, and resolves when the server is closed. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.closeServer();
+    return this.closing;
+  }
+
+  private async closeServer(): Promise<void> {
     if (!this.server.listening) {
       return;
     }
 
-    const closed = new Promise<void>((resolve, reject) => {
+    const serverClosed = new Promise<void>((resolve, reject) => {
       this.server.close((error) => (error === undefined ? resolve() : reject(error)));
     });
-    for (const socket of this.sockets) {
-      socket.destroy();
-    }
-    await closed;
+
+    // The server can report itself closed before each socket's own 'close' event has run, so
+    // wait for those too: the connection counts are final when close() resolves.
+    const socketsClosed = [...this.sockets].map(
+      (socket) => new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.destroy();
+      }),
+    );
+    await Promise.all([serverClosed, ...socketsClosed]);
   }
 
   private async listen(): Promise<void> {
