@@ -691,7 +691,7 @@ describe('latency and aborts', () => {
     token = (await fetchToken(sandbox)).access_token;
   });
 
-  it('latency delays the answer', async () => {
+  it('latency delays the response', async () => {
     sandbox.setLatency(300);
 
     const startedAt = Date.now();
@@ -709,6 +709,15 @@ describe('latency and aborts', () => {
     await fetchToken(sandbox);
 
     expect(Date.now() - startedAt).toBeLessThan(4_000);
+  });
+
+  it('token route latency', async () => {
+    sandbox.setLatency(300, 'token');
+
+    const startedAt = Date.now();
+    await fetchToken(sandbox);
+
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(290);
   });
 
   it('client abort creates no prediction', async () => {

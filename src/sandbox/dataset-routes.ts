@@ -2,7 +2,7 @@
  * Route matching for every path the sandbox serves, and the dataset-API handlers. Handlers take
  * an authenticated request whose body was already read and return a Reply. They perform their
  * effect (a new group or prediction) when called, so the server calls them only when it is
- * about to answer.
+ * about to respond.
  */
 
 import { type JsonParseResult, type Reply, dataReply, errorReply, isPlainObject, mediaType } from './http.js';
@@ -188,7 +188,7 @@ type ReadResult<T> = { ok: true; value: T } | { ok: false; reply: Reply };
 
 /**
  * Checks that a POST body is a JSON object sent as `application/json`.
- * NOTE: whether the real API answers 415 to another Content-Type is a guess.
+ * NOTE: whether the real API responds with 415 to another Content-Type is a guess.
  */
 function readJsonObject(request: DatasetRequest): ReadResult<Record<string, unknown>> {
   const type = mediaType(request.contentType);

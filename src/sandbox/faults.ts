@@ -4,7 +4,7 @@ import type { SandboxRoute, ScriptedResponse } from './types.js';
 
 const DATASET_ROUTES: ReadonlyArray<SandboxRoute> = ['listDatasets', 'listGroups', 'createGroup', 'createPrediction'];
 
-/** What to do with one request instead of, or in addition to, its normal handling. */
+/** Fault applied to one request instead of, or in addition to, its normal handling. */
 export type PlannedFault =
   | { kind: 'none' }
   | { kind: 'scripted'; response: ScriptedResponse }
@@ -17,9 +17,9 @@ export class FaultPlan {
   private readonly alwaysResponses = new Map<SandboxRoute, ScriptedResponse>();
   private readonly socketDestructions = new Map<SandboxRoute, Array<{ createFirst: boolean }>>();
 
-  /** End each connection after its response, without announcing it in a `Connection: close` header. */
+  /** Whether to end each connection after its response, without a `Connection: close` header. */
   closeAfterResponse = false;
-  /** Answer every token request with 401 `invalid_client`. */
+  /** Whether every token request gets 401 `invalid_client`. */
   rejectAllClients = false;
 
   constructor(latencyMs: number) {
@@ -43,7 +43,7 @@ export class FaultPlan {
     }
   }
 
-  /** Returns the delay before answering a request on `route`; unknown paths count as dataset API. */
+  /** Returns the delay before responding to a request on `route`; unknown paths count as dataset API. */
   latencyMs(route: SandboxRoute | 'unknown'): number {
     if (route === 'unknown') {
       return this.defaultLatencyMs;

@@ -44,12 +44,12 @@ export function jsonReply(status: number, body: unknown, headers?: Record<string
   return headers === undefined ? { status, body } : { status, body, headers };
 }
 
-/** A dataset-API success: `{"data": ...}` with status 200. */
+/** Builds a dataset-API success reply: status 200 with `{"data": ...}`. */
 export function dataReply(data: unknown): Reply {
   return { status: 200, body: { data } };
 }
 
-/** A dataset-API error: `{"message": ...}`. */
+/** Builds a dataset-API error reply with the body `{"message": ...}`. */
 export function errorReply(status: number, message: string, headers?: Record<string, string>): Reply {
   return jsonReply(status, { message }, headers);
 }

@@ -135,7 +135,7 @@ export class KognicSandbox {
     this.faults.enqueueResponses(route, responses);
   }
 
-  /** Answers every request on `route` with `response` until called with `undefined`. Queued responses go first. */
+  /** Sends `response` to every request on `route` until called with `undefined`. Queued responses go first. */
   setAlwaysResponse(route: SandboxRoute, response: ScriptedResponse | undefined): void {
     this.faults.setAlwaysResponse(route, response);
   }
@@ -146,7 +146,7 @@ export class KognicSandbox {
 
   /**
    * For the next `count` requests on `route`: reads the whole body, performs the normal effect
-   * when `createFirst` is true (the default), then destroys the socket without answering.
+   * when `createFirst` is true (the default), then destroys the socket without responding.
    */
   destroySocketAfterBody(route: SandboxRoute, count = 1, options: { createFirst?: boolean } = {}): void {
     this.faults.destroySocketAfterBody(route, count, options.createFirst ?? true);
@@ -157,7 +157,7 @@ export class KognicSandbox {
     this.tokens.revokeAccessTokens();
   }
 
-  /** Makes the refresh grant answer 401 `invalid_token` for every refresh token issued so far. */
+  /** Makes the refresh grant return 401 `invalid_token` for every refresh token issued so far. */
   expireRefreshTokens(): void {
     this.tokens.expireRefreshTokens();
   }
@@ -182,7 +182,7 @@ export class KognicSandbox {
     });
 
     // The server can report itself closed before each socket's own 'close' event has run, so
-    // wait for those too: the connection counts are final when close() resolves.
+    // close() also waits for those events. The connection counts are then final when it resolves.
     const socketsClosed = [...this.sockets].map(
       (socket) => new Promise<void>((resolve) => {
         socket.once('close', () => resolve());
@@ -280,7 +280,7 @@ export class KognicSandbox {
     });
   }
 
-  /** Reads the body, waits the latency, then answers, destroys the socket, or stops if the client left. */
+  /** Reads the body, waits the latency, then responds, destroys the socket, or stops if the client left. */
   private async serve(exchange: Exchange): Promise<void> {
     const { request, match, record, fault } = exchange;
 
@@ -361,7 +361,7 @@ export class KognicSandbox {
     const { match, record, request } = exchange;
 
     if (match.route === 'token') {
-      const result = this.answerTokenRequest(request, body);
+      const result = this.handleTokenRoute(request, body);
       this.recordTokenRequest(result.grantType, result.clientAuth, result.reply.status);
       return result.reply;
     }
@@ -381,7 +381,7 @@ export class KognicSandbox {
     return handleDatasetRequest(datasetRequest, this.store);
   }
 
-  private answerTokenRequest(request: IncomingMessage, body: Buffer): TokenEndpointResult {
+  private handleTokenRoute(request: IncomingMessage, body: Buffer): TokenEndpointResult {
     const config = {
       clientId: this.options.clientId,
       clientSecret: this.options.clientSecret,
@@ -425,7 +425,7 @@ export class KognicSandbox {
     writeReply(exchange.response, reply);
   }
 
-  /** Answers 500 for a bug in the sandbox itself, or drops the connection if headers are already out. */
+  /** Sends 500 for a bug in the sandbox itself, or destroys the socket if the headers were already sent. */
   private failExchange(exchange: Exchange, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     if (exchange.response.headersSent || exchange.closed.signal.aborted) {

@@ -79,7 +79,7 @@ export class StatsRecorder {
   }
 }
 
-/** Every request except those on the token route belongs to the dataset API, unknown paths included. */
+/** Returns whether a request belongs to the dataset API: every route but the token route, unknown paths included. */
 function isDatasetApiRequest(record: RecordedRequest): boolean {
   return record.route !== 'token';
 }

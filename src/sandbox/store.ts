@@ -181,7 +181,7 @@ export class SandboxStore {
   private requireGroup(uuid: string): GroupRecord {
     const group = this.groups.get(uuid);
     if (group === undefined) {
-      throw new Error(`Prediction group ${uuid} does not exist in the sandbox.`);
+      throw new Error(`Prediction group ${uuid} does not exist in the sandbox; create it with addPredictionGroup() first.`);
     }
     return group;
   }

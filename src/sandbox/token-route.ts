@@ -58,7 +58,7 @@ export function describeTokenRequest(request: TokenRequest): { grantType: string
   return { grantType: form.get('grant_type') ?? '', clientAuth: readClientCredentials(request.authorization, form).method };
 }
 
-/** Answers one token request; issues tokens into `tokens` on success. */
+/** Handles one token request and, on success, issues tokens into `tokens`. */
 export function handleTokenRequest(request: TokenRequest, config: TokenEndpointConfig, tokens: TokenStore): TokenEndpointResult {
   const form = parseTokenForm(request);
   const grantType = form.get('grant_type') ?? '';
@@ -123,9 +123,9 @@ function refreshTokens(form: URLSearchParams, config: TokenEndpointConfig, token
     return oauthError(400, 'invalid_request', 'The refresh_token parameter is missing for grant_type refresh_token.');
   }
 
-  // kognic-auth resets its session when a refresh answers 401 with `invalid_token`, so the
+  // kognic-auth resets its session when a refresh request gets 401 with `invalid_token`, so the
   // sandbox uses that status and code rather than RFC 6749's 400 `invalid_grant`.
-  // NOTE: the real auth server's answer for an unknown or expired refresh token is not documented.
+  // NOTE: the real auth server's response to an unknown or expired refresh token is not documented.
   const check = tokens.checkRefreshToken(refreshToken, config.clientId);
   if (check === 'unknown') {
     return oauthError(401, 'invalid_token', 'The refresh token is unknown; request a new token with grant_type client_credentials.');

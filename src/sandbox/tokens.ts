@@ -4,10 +4,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 
 import type { AuthorizationState } from './types.js';
 
-/** Client id the sandbox accepts unless SandboxOptions.clientId says otherwise. */
+/** Client id the sandbox accepts unless SandboxOptions.clientId sets another. */
 export const SANDBOX_CLIENT_ID = 'sandbox-client-7f3c2a';
 
-/** Client secret the sandbox accepts unless SandboxOptions.clientSecret says otherwise. */
+/** Client secret the sandbox accepts unless SandboxOptions.clientSecret sets another. */
 export const SANDBOX_CLIENT_SECRET = 'sbx_secret_Q7vN2kLm9XpR4tWz8YbC3dHf';
 
 interface AccessTokenState {

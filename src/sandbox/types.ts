@@ -23,7 +23,7 @@ export interface SandboxOptions {
   tokenLifetimeSeconds?: number;
   /** Whether token responses carry a `refresh_token`; default true, as Kognic's auth server does. */
   issueRefreshToken?: boolean;
-  /** Delay before answering each dataset-API request, in milliseconds; default 0. */
+  /** Delay before responding to each dataset-API request, in milliseconds; default 0. */
   latencyMs?: number;
   /** Whether to load the seeded datasets, prediction groups and scenes; default true. */
   seed?: boolean;
@@ -49,7 +49,7 @@ export interface RecordedRequest {
   finishedAt?: number;
   /** `Date.now()` when the client closed the socket before the response was written. */
   abortedAt?: number;
-  /** `Date.now()` when the sandbox destroyed the socket instead of answering (`destroySocketAfterBody`). */
+  /** `Date.now()` when the sandbox destroyed the socket instead of responding (`destroySocketAfterBody`). */
   destroyedAt?: number;
   /** Status of the response; unset when no response was written. */
   status?: number;
@@ -72,7 +72,7 @@ export interface TokenRequestRecord {
 }
 
 export interface SandboxStats {
-  /** Dataset-API requests received and not yet answered, aborted or destroyed. */
+  /** Dataset-API requests received and not yet responded to, aborted or destroyed. */
   inFlight: number;
   /** Max of `inFlight` since start or the last `resetStats()`. */
   peakInFlight: number;
