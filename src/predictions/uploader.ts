@@ -530,6 +530,8 @@ export class Upload {
         event: { e: 'created', scene: item.sceneUuid, job: this.jobId, prediction: predictionUuid ?? '', at: Date.now() },
       };
     } catch (error) {
+      // NOTE: the client's errors do not say how many requests they took, so the resend after a
+      // 401 is not counted in `attempts` when the resend fails too.
       return this.afterFailure(item, error);
     }
   }
