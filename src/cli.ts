@@ -4,43 +4,17 @@ import './stdout-guard.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 
 import { HELP_TEXT, parseCommandLine, type Config } from './config.js';
-import { ServerContext } from './context.js';
+import { loadCredentials, ServerContext, type ServerContextOptions } from './context.js';
 import { ConfigurationError } from './errors.js';
-import { resolveCredentials, type KognicCredentials } from './kognic/credentials.js';
+import type { KognicCredentials } from './kognic/credentials.js';
 import { createLogger, secrets, type Logger } from './log.js';
+import { AllowedRoots } from './predictions/roots.js';
 import { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox/index.js';
 import { createServer } from './server.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** How long shutdown may take before the process exits anyway. Hosts expect an exit within a few seconds of closing stdin. */
 const SHUTDOWN_TIMEOUT_MS = 1_500;
-
-interface Credentials {
-  credentials?: KognicCredentials;
-  credentialsError?: Error;
-}
-
-function loadCredentials(config: Config, logger: Logger): Credentials {
-  try {
-    const credentials = resolveCredentials({
-      flagFile: config.credentialsFile,
-      env: process.env,
-      environmentFile:
-        config.environment?.credentials === undefined
-          ? undefined
-          : { path: config.environment.credentials, environmentName: config.environment.name },
-    });
-    if (credentials === undefined) {
-      logger.warn('no Kognic credentials configured; tools that call the API will return an error until they are set');
-    } else {
-      logger.info('Kognic credentials loaded', { source: credentials.source });
-    }
-    return { credentials };
-  } catch (error) {
-    logger.error('Kognic credentials could not be loaded', { error: (error as Error).message });
-    return { credentialsError: error as Error };
-  }
-}
 
 async function startSandbox(config: Config, logger: Logger): Promise<{ sandbox: KognicSandbox; credentials: KognicCredentials }> {
   const sandbox = await KognicSandbox.start();
@@ -61,13 +35,20 @@ async function run(config: Config): Promise<void> {
   const { root: loggerRoot, logger } = createLogger({ level: config.logLevel });
 
   let sandbox: KognicSandbox | undefined;
-  let credentials: Credentials;
+  let credentials: Pick<ServerContextOptions, 'credentials' | 'credentialsError'>;
   if (config.sandbox) {
     const started = await startSandbox(config, logger);
     sandbox = started.sandbox;
     credentials = { credentials: started.credentials };
   } else {
-    credentials = loadCredentials(config, logger);
+    credentials = loadCredentials(config, process.env, logger);
+  }
+
+  // A missing --root folder is a setup mistake: report it at start rather than on every call.
+  try {
+    await AllowedRoots.create(config.roots);
+  } catch (error) {
+    throw new ConfigurationError(`${(error as Error).message}`);
   }
 
   const context = new ServerContext({ config, logger, ...credentials });
@@ -126,7 +107,15 @@ async function main(): Promise<void> {
     return;
   }
 
-  await run(command.config);
+  try {
+    await run(command.config);
+  } catch (error) {
+    if (error instanceof ConfigurationError) {
+      process.stderr.write(`${PACKAGE_NAME}: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
 }
 
 process.on('uncaughtException', (error) => {

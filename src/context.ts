@@ -127,12 +127,18 @@ export class ServerContext {
 
   /**
    * Returns the folders that tool calls may read files from: the client's MCP roots when it
-   * offers a non-empty list, else the --root folders, else undefined (no file access).
+   * offers at least one usable local folder, else the --root folders, else undefined (no file access).
    */
   async allowedRoots(): Promise<AllowedRoots | undefined> {
     const clientRoots = await this.clientRoots?.();
     if (clientRoots !== undefined && clientRoots.length > 0) {
-      return AllowedRoots.fromFileUris(clientRoots);
+      const roots = await AllowedRoots.fromFileUris(clientRoots);
+      for (const ignored of roots.ignored) {
+        this.logger.warn('client root ignored', { uri: ignored.uri, reason: ignored.reason });
+      }
+      if (roots.dirs.length > 0) {
+        return roots;
+      }
     }
     return this.config.roots.length > 0 ? AllowedRoots.create(this.config.roots) : undefined;
   }

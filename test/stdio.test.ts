@@ -40,6 +40,9 @@ async function runRaw(args: string[], env: NodeJS.ProcessEnv, messages: object[]
   const allResponses = new Promise<void>((resolve) => {
     onAllResponses = resolve;
   });
+  if (expectedResponses === 0) {
+    onAllResponses();
+  }
 
   child.stdout.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
@@ -64,7 +67,8 @@ async function runRaw(args: string[], env: NodeJS.ProcessEnv, messages: object[]
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close' comes after stdout and stderr have ended, so no output is lost.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
 
   for (const message of messages) {
     child.stdin.write(`${JSON.stringify(message)}\n`);
@@ -115,7 +119,7 @@ describe('stdio server', () => {
   });
 
   it('runs every dataset tool through the SDK client', async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI], env, stderr: 'pipe' });
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI], env: env as Record<string, string>, stderr: 'pipe' });
     const transportErrors: Error[] = [];
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => {
