@@ -166,7 +166,10 @@ export class KognicSandbox {
     this.faults.rejectAllClients = on;
   }
 
-  /** Destroys open sockets, which abandons requests in progress, and resolves when the server is closed. */
+  /**
+   * Destroys open sockets and resolves when the server is closed. Requests in progress are
+   * abandoned and recorded with `abortedAt`.
+   */
   close(): Promise<void> {
     this.closing ??= this.closeServer();
     return this.closing;
@@ -288,7 +291,7 @@ export class KognicSandbox {
     try {
       body = await readBody(request, MAX_BODY_BYTES);
     } catch {
-      // The client closed the connection mid-body; the close handler has recorded the abort.
+      // The connection closed before the body ended, and the close handler has recorded the abort.
       return;
     }
 

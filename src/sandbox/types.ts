@@ -67,7 +67,12 @@ export interface TokenRequestRecord {
   /** The `grant_type` form field, or `''` when it is missing. */
   grantType: string;
   clientAuth: ClientAuthMethod;
+  /**
+   * Status of the response. After `destroySocketAfterBody` with `createFirst`, it is the status
+   * the sandbox would have sent. A destroyed request without `createFirst` adds no record.
+   */
   status: number;
+  /** `Date.now()` when the sandbox handled the request, after any latency. */
   at: number;
 }
 
