@@ -57,8 +57,12 @@ export class FindingList {
     return this.all.length;
   }
 
-  error(pointer: string, code: FindingCode, message: string, options: { coversSubtree?: boolean } = {}): void {
-    this.add(pointer, code, 'error', message);
+  /**
+   * Adds an error. `coversSubtree` marks every pointer below `pointer` as reported too;
+   * `leading` lists the error before all others, for problems that make the rest moot.
+   */
+  error(pointer: string, code: FindingCode, message: string, options: { coversSubtree?: boolean; leading?: boolean } = {}): void {
+    this.add(pointer, code, 'error', message, options.leading === true);
     this.errorPointers.add(pointer);
     if (options.coversSubtree === true) {
       this.errorSubtrees.push(pointer);
@@ -66,7 +70,7 @@ export class FindingList {
   }
 
   warning(pointer: string, code: FindingCode, message: string): void {
-    this.add(pointer, code, 'warning', message);
+    this.add(pointer, code, 'warning', message, false);
   }
 
   /** Returns true when an error was already reported at `pointer` or above it in a covered subtree. */
@@ -84,13 +88,17 @@ export class FindingList {
     return [...errors, ...warnings];
   }
 
-  private add(pointer: string, code: FindingCode, severity: FindingSeverity, message: string): void {
+  private add(pointer: string, code: FindingCode, severity: FindingSeverity, message: string, leading: boolean): void {
     const key = `${pointer}\u0000${code}`;
     if (this.keys.has(key)) {
       return;
     }
 
     this.keys.add(key);
-    this.all.push({ pointer, code, severity, message });
+    if (leading) {
+      this.all.unshift({ pointer, code, severity, message });
+    } else {
+      this.all.push({ pointer, code, severity, message });
+    }
   }
 }

@@ -28,6 +28,9 @@ export const GEOMETRY_KEYS: ReadonlySet<string> = new Set([
 /** Largest accepted distance of a cuboid quaternion's norm from 1. */
 const QUATERNION_NORM_TOLERANCE = 1e-3;
 
+/** The attribute lists of a geometry, as the schema names them. */
+const ATTRIBUTE_TYPES = ['num', 'text', 'boolean', 'vec'] as const;
+
 /** The stream type each supported geometry needs. */
 const STREAM_TYPE_BY_GEOMETRY: Readonly<Record<string, string>> = { bbox: 'camera', image: 'camera', cuboid: 'lidar' };
 
@@ -47,14 +50,15 @@ export interface GeometryContext {
 export function checkFrameObjectData(objectData: Record<string, unknown>, pointer: string, context: GeometryContext): ObjectDataSummary {
   const summary: ObjectDataSummary = { geometryCount: 0, hasImage: false };
 
-  for (const key of Object.keys(objectData)) {
+  // A for-in loop, because this runs for every object in every frame and Object.keys would
+  // allocate an array each time. Parsed JSON has no inherited enumerable keys.
+  for (const key in objectData) {
     if (!GEOMETRY_KEYS.has(key)) {
       continue;
     }
 
-    const listPointer = joinPointer(pointer, key);
     if (!SUPPORTED_GEOMETRIES.has(key)) {
-      context.findings.error(listPointer, 'unsupported_geometry', `Geometry ${key} is not accepted; predictions take only bbox, cuboid and image geometries.`);
+      context.findings.error(joinPointer(pointer, key), 'unsupported_geometry', `Geometry ${key} is not accepted; predictions take only bbox, cuboid and image geometries.`);
       continue;
     }
 
@@ -69,7 +73,7 @@ export function checkFrameObjectData(objectData: Record<string, unknown>, pointe
         continue;
       }
       summary.geometryCount++;
-      checkGeometry(key, geometry, joinPointer(listPointer, index), context);
+      checkGeometry(key, geometry, `${pointer}/${key}/${index}`, context);
     }
     if (key === 'image' && entries.length > 0) {
       summary.hasImage = true;
@@ -92,11 +96,10 @@ function checkGeometry(kind: string, geometry: Record<string, unknown>, pointer:
 export function checkGeometryValues(kind: string, geometry: Record<string, unknown>, pointer: string, findings: FindingList): void {
   checkConfidence(geometry.attributes, pointer, findings);
 
-  const valPointer = joinPointer(pointer, 'val');
   if (kind === 'bbox') {
-    checkBbox(geometry.val, valPointer, findings);
+    checkBbox(geometry.val, pointer, findings);
   } else if (kind === 'cuboid') {
-    checkCuboid(geometry.val, valPointer, findings);
+    checkCuboid(geometry.val, pointer, findings);
   } else {
     checkImage(geometry, pointer, findings);
   }
@@ -123,7 +126,6 @@ function checkStreamAttribute(kind: string, geometry: Record<string, unknown>, p
     return;
   }
 
-  const valPointer = joinPointer(pointer, 'attributes', 'text', streamIndex, 'val');
   const streamName = (texts[streamIndex] as Record<string, unknown>).val;
   if (typeof streamName !== 'string') {
     // The schema reports a text value that is not a string.
@@ -133,7 +135,7 @@ function checkStreamAttribute(kind: string, geometry: Record<string, unknown>, p
   if (!Object.hasOwn(streams, streamName)) {
     const declared = Object.keys(streams);
     const choice = declared.length > 0 ? `declared: ${quote(declared.join(', '))}` : 'none are declared';
-    findings.error(valPointer, 'unknown_stream', `Stream ${quote(streamName)} is not in streams (${choice}); declare it or name a declared stream.`);
+    findings.error(`${pointer}/attributes/text/${streamIndex}/val`, 'unknown_stream', `Stream ${quote(streamName)} is not in streams (${choice}); declare it or name a declared stream.`);
     return;
   }
 
@@ -145,7 +147,7 @@ function checkStreamAttribute(kind: string, geometry: Record<string, unknown>, p
     findings.error(typePointer, 'missing_stream_type', `Stream ${quote(streamName)} has no type; set "type" to "camera" or "lidar".`);
   } else if (streamType !== expectedType) {
     const fix = kind === 'cuboid' ? 'put cuboids on the lidar stream "@lidar"' : `put ${kind} geometries on a camera stream`;
-    findings.error(valPointer, 'stream_type_mismatch', `A ${kind} cannot sit on stream ${quote(streamName)} of type ${quote(streamType)}; ${fix}.`);
+    findings.error(`${pointer}/attributes/text/${streamIndex}/val`, 'stream_type_mismatch', `A ${kind} cannot sit on stream ${quote(streamName)} of type ${quote(streamType)}; ${fix}.`);
   }
 }
 
@@ -155,7 +157,7 @@ function checkConfidence(attributes: unknown, pointer: string, findings: Finding
     return;
   }
 
-  for (const attributeType of ['num', 'text', 'boolean', 'vec']) {
+  for (const attributeType of ATTRIBUTE_TYPES) {
     const list = attributes[attributeType];
     if (!Array.isArray(list)) {
       continue;
@@ -167,7 +169,7 @@ function checkConfidence(attributes: unknown, pointer: string, findings: Finding
         continue;
       }
 
-      const attributePointer = joinPointer(pointer, 'attributes', attributeType, index);
+      const attributePointer = `${pointer}/attributes/${attributeType}/${index}`;
       if (attributeType !== 'num') {
         const message = `confidence is a ${attributeType} attribute; give it as attributes.num [{"name": "confidence", "val": <0 to 1>}].`;
         findings.error(attributePointer, 'invalid_confidence', message);
@@ -196,22 +198,24 @@ function isFiniteNumberArray(value: unknown[]): value is number[] {
   return true;
 }
 
-function checkBbox(val: unknown, pointer: string, findings: FindingList): void {
+function checkBbox(val: unknown, geometryPointer: string, findings: FindingList): void {
   if (!Array.isArray(val) || val.length !== 4 || !isFiniteNumberArray(val)) {
     const message = `bbox val ${quote(val)} must be 4 numbers [centre x, centre y, width, height] in pixels.`;
-    findings.error(pointer, 'invalid_bbox', message, { coversSubtree: true });
+    findings.error(`${geometryPointer}/val`, 'invalid_bbox', message, { coversSubtree: true });
     return;
   }
 
-  const [, , width, height] = val as [number, number, number, number];
+  const width = val[2] as number;
+  const height = val[3] as number;
   if (width <= 0 || height <= 0) {
     const message = `bbox width ${width} and height ${height} must both be > 0; val is [centre x, centre y, width, height].`;
-    findings.error(pointer, 'invalid_bbox', message, { coversSubtree: true });
+    findings.error(`${geometryPointer}/val`, 'invalid_bbox', message, { coversSubtree: true });
   }
 }
 
 /** Checks a cuboid `val`; it is never converted, so a 9-value Euler cuboid is an error. */
-function checkCuboid(val: unknown, pointer: string, findings: FindingList): void {
+function checkCuboid(val: unknown, geometryPointer: string, findings: FindingList): void {
+  const pointer = `${geometryPointer}/val`;
   const expected = '10 numbers [x, y, z, qx, qy, qz, qw, width, length, height]';
 
   if (!Array.isArray(val)) {

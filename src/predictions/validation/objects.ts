@@ -24,7 +24,7 @@ export function checkObjectKey(key: string, pointer: string, findings: FindingLi
  * geometry, because Kognic takes a prediction's geometry only from frames.
  */
 export function checkRootObjects(objects: Record<string, unknown>, findings: FindingList): void {
-  for (const key of Object.keys(objects)) {
+  for (const key in objects) {
     const pointer = joinPointer('/openlabel/objects', key);
     checkObjectKey(key, pointer, findings, true);
 
@@ -34,14 +34,16 @@ export function checkRootObjects(objects: Record<string, unknown>, findings: Fin
     }
 
     if (object.type === '') {
-      findings.warning(joinPointer(pointer, 'type'), 'empty_object_type', 'Object type is empty; Kognic shows the type as the class name, so set one.');
+      findings.warning(`${pointer}/type`, 'empty_object_type', 'Object type is empty; Kognic shows the type as the class name, so set one.');
     }
 
     if (isPlainObject(object.object_data)) {
-      checkStaticGeometry(key, object.object_data, joinPointer(pointer, 'object_data'), findings);
+      checkStaticGeometry(key, object.object_data, `${pointer}/object_data`, findings);
     }
 
-    checkFrameIntervals(object.frame_intervals, joinPointer(pointer, 'frame_intervals'), findings);
+    if (object.frame_intervals !== undefined) {
+      checkFrameIntervals(object.frame_intervals, `${pointer}/frame_intervals`, findings);
+    }
     if (isPlainObject(object.object_data_pointers)) {
       for (const [name, dataPointer] of Object.entries(object.object_data_pointers)) {
         if (isPlainObject(dataPointer)) {

@@ -33,7 +33,7 @@ export function addKognicFindings(openlabel: Record<string, unknown>, findings: 
 
   if (summary.geometryCount === 0) {
     const message = 'No frame holds a bbox, cuboid or image geometry, so there is nothing to upload; add geometry under frames/<frame>/objects.';
-    findings.error('/openlabel/frames', 'no_geometry', message);
+    findings.error('/openlabel/frames', 'no_geometry', message, { leading: true });
   }
 
   for (const key of Object.keys(rootObjects)) {
@@ -55,7 +55,7 @@ function checkFrames(frames: unknown, rootObjects: Record<string, unknown>, cont
   const frameKeys = isPlainObject(frames) ? Object.keys(frames) : [];
   if (!isPlainObject(frames) || frameKeys.length === 0) {
     const message = 'The prediction has no frames, so there is nothing to upload; put geometry under frames, e.g. "0" with timestamp 0.';
-    findings.error('/openlabel/frames', 'no_frames', message);
+    findings.error('/openlabel/frames', 'no_frames', message, { leading: true });
     return undefined;
   }
 
@@ -90,11 +90,11 @@ function checkFrameObjects(
   context: GeometryContext,
   summary: FrameSummary,
 ): void {
-  for (const key of Object.keys(frameObjects)) {
-    const objectPointer = joinPointer(pointer, key);
+  for (const key in frameObjects) {
     summary.usedObjectKeys.add(key);
 
     if (!Object.hasOwn(rootObjects, key)) {
+      const objectPointer = joinPointer(pointer, key);
       checkObjectKey(key, objectPointer, context.findings, false);
       const message = `Object ${quote(key)} is not declared in the root objects; add it there with "name" and "type".`;
       context.findings.error(objectPointer, 'undeclared_object', message);
@@ -105,7 +105,7 @@ function checkFrameObjects(
       continue;
     }
 
-    const found = checkFrameObjectData(frameObject.object_data, joinPointer(objectPointer, 'object_data'), context);
+    const found = checkFrameObjectData(frameObject.object_data, `${joinPointer(pointer, key)}/object_data`, context);
     summary.geometryCount += found.geometryCount;
     if (found.hasImage) {
       summary.segmentationObjectKeys.add(key);
