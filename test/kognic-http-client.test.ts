@@ -36,7 +36,7 @@ function datasetRequests(): typeof sandbox.requests {
   return sandbox.requests.filter((request) => request.route !== 'token');
 }
 
-/** A dataset with `sceneCount` scenes and an empty prediction group on it. */
+/** Creates a dataset with `sceneCount` scenes and an empty prediction group on it. */
 function createGroup(sceneCount: number): { groupUuid: string; sceneUuids: string[] } {
   const dataset = sandbox.addDataset({ name: 'HTTP client test', sceneCount });
   const groupUuid = sandbox.addPredictionGroup(dataset.uuid, 'client-test-group');

@@ -19,7 +19,7 @@ export interface KognicCredentials {
   issuer?: string;
   expires?: Date;
   /**
-   * Where they came from, for logs and errors: '--credentials /p', 'KOGNIC_CREDENTIALS (/p)',
+   * Origin of the credentials, for logs and errors: '--credentials /p', 'KOGNIC_CREDENTIALS (/p)',
    * 'KOGNIC_CLIENT_ID and KOGNIC_CLIENT_SECRET', 'environments.json environment "x" (/p)'.
    */
   source: string;
@@ -40,7 +40,7 @@ export function expandHome(filePath: string): string {
   return filePath;
 }
 
-function readJsonFile(filePath: string, what: string, source: string): unknown {
+function readJsonFile(filePath: string, description: string, source: string): unknown {
   let text: string;
   try {
     text = readFileSync(filePath, 'utf8');
@@ -48,7 +48,7 @@ function readJsonFile(filePath: string, what: string, source: string): unknown {
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'the file does not exist' : `it could not be read (${code ?? String(error)})`;
     throw new ConfigurationError(
-      `Cannot read the ${what} ${filePath} (from ${source}): ${reason}. Check the path.`,
+      `Cannot read the ${description} ${filePath} (from ${source}): ${reason}. Check the path.`,
       { cause: error },
     );
   }
@@ -57,7 +57,7 @@ function readJsonFile(filePath: string, what: string, source: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (error) {
     throw new ConfigurationError(
-      `The ${what} ${filePath} (from ${source}) is not valid JSON: ${(error as Error).message}.`,
+      `The ${description} ${filePath} (from ${source}) is not valid JSON: ${(error as Error).message}.`,
       { cause: error },
     );
   }

@@ -31,9 +31,9 @@ export interface CreatePredictionGroupInput {
 /**
  * Reads one item of a list response. Returns undefined when it has no id.
  *
- * NOTE: the item schemas are not published, so this is tolerant: the id comes from `uuid` or
- * `id` (a number id is turned into a string), the name from `name` (or is ''), other scalar
- * fields are kept and nested objects and arrays are dropped.
+ * NOTE: the item schemas are not published, so the parsing is tolerant. The id comes from
+ * `uuid` or `id`, and a number id is turned into a string. The name comes from `name` or is ''.
+ * Other scalar fields are kept, and nested objects and arrays are dropped.
  */
 export function parseListedItem(raw: unknown): ListedItem | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -55,7 +55,7 @@ export class KognicNetworkError extends Error {
 }
 
 /**
- * A 2xx answer from the Kognic API whose body is not what the endpoint returns: not JSON, or
+ * A 2xx response from the Kognic API whose body is not what the endpoint returns: not JSON, or
  * without the `{"data": ...}` envelope, or with `data` of the wrong type.
  */
 export class KognicResponseError extends Error {

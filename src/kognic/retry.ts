@@ -28,8 +28,8 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs: num
     return undefined;
   }
 
-  // NOTE: RFC 9110 allows only an integer here; a decimal such as "1.5" is accepted because
-  // some servers send one and reading it as 1.5 s is the obvious intent.
+  // NOTE: RFC 9110 allows only an integer here. A decimal such as "1.5" is accepted too,
+  // because some servers send one.
   if (DELTA_SECONDS.test(text)) {
     return Math.min(Math.round(Number(text) * 1000), MAX_RETRY_AFTER_MS);
   }

@@ -30,7 +30,7 @@ const AUTH_CONNECTIONS = 2;
 /** OAuth error codes that mean the client id or secret is wrong; retrying cannot help. */
 const CLIENT_REJECTED_ERRORS: ReadonlySet<string> = new Set(['invalid_client', 'unauthorized_client']);
 
-/** Longest error text taken from an auth response, in characters. */
+/** Max length of the error text taken from an auth response, in characters. */
 const MAX_ERROR_TEXT_CHARS = 200;
 
 export interface TokenProviderOptions {
@@ -51,7 +51,7 @@ interface IssuedToken {
   expiresAtMs: number;
 }
 
-/** What the token endpoint returned, before it is judged. */
+/** The token endpoint's response, before it is checked. */
 interface TokenResponse {
   status: number;
   body: Record<string, unknown> | undefined;
@@ -241,7 +241,7 @@ export class TokenProvider {
     const accessToken = body?.access_token;
     if (typeof accessToken !== 'string' || accessToken === '') {
       throw new KognicAuthError(
-        `The Kognic auth server at ${this.tokenUrl.origin} answered HTTP ${status} without an access_token; check the auth URL.`,
+        `The Kognic auth server at ${this.tokenUrl.origin} returned HTTP ${status} without an access_token; check the auth URL.`,
         status,
         undefined,
         false,
@@ -283,7 +283,7 @@ export class TokenProvider {
     return { accessToken, expiresAtMs: this.now() + (lifetimeSeconds as number) * 1000 };
   }
 
-  /** Turns an error answer of the token endpoint into a KognicAuthError; fatal unless a later try may succeed. */
+  /** Builds the KognicAuthError for an error response of the token endpoint; it is fatal unless a later request may succeed. */
   private rejection(response: TokenResponse): KognicAuthError {
     const { status, body, text } = response;
     const oauthError = typeof body?.error === 'string' ? body.error : undefined;
