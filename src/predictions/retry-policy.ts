@@ -3,7 +3,7 @@
  * stop the whole upload. A POST that may have reached the API is never retried, because every
  * POST creates a new prediction.
  */
-import { KognicApiError, KognicAuthError, KognicNetworkError } from '../kognic/errors.js';
+import { KognicApiError, KognicAuthError, KognicNetworkError, KognicResponseError } from '../kognic/errors.js';
 import { backoffDelayMs } from '../kognic/retry.js';
 
 export interface RetryLimits {
@@ -103,7 +103,15 @@ export function decideAfterFailure(
     return { action: 'retry', cause: 'network_error', delayMs: backoff(counters.network), error: error.message };
   }
 
-  // Anything else, such as a 2xx answer the client could not read, may come after the API acted.
+  if (error instanceof KognicResponseError) {
+    return {
+      action: 'unknown',
+      reason: 'unreadable_response',
+      error: `${error.message}; the API answered HTTP ${error.status}, so the prediction was probably created, but its UUID is unknown. It was not resent`,
+    };
+  }
+
+  // Anything else may come after the API acted on the request.
   const message = error instanceof Error ? error.message : String(error);
   return {
     action: 'unknown',

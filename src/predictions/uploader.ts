@@ -13,11 +13,12 @@ import { predictionRequest } from '../kognic/dataset-api.js';
 import { KognicAuthError, KognicNetworkError } from '../kognic/errors.js';
 import type { KognicHttpClient } from '../kognic/http-client.js';
 import type { Logger } from '../log.js';
-import { type JournalEvent, UploadJournal, journalPath } from './journal.js';
+import { ItemAdmission, type QueuedItem, withFindings } from './admission.js';
+import { type JournalEvent, UploadJournal } from './journal.js';
 import { ReportFile, reportPath } from './report-file.js';
 import { DEFAULT_RETRY_LIMITS, type FailureDecision, type RetryCounters, type RetryLimits, decideAfterFailure } from './retry-policy.js';
 import { type ItemReport, type UploadStatus, type UploadSummary, UploadSummaryBuilder, isFailureOutcome } from './summary.js';
-import type { Finding, PredictionItem, SourceEntry } from './types.js';
+import type { PredictionItem, SourceEntry } from './types.js';
 import { type ValidationResult, validatePrediction } from './validation.js';
 
 export { DEFAULT_RETRY_LIMITS, type RetryLimits } from './retry-policy.js';
@@ -74,20 +75,6 @@ export interface UploadProgress {
   message: string;
 }
 
-/** A valid item waiting for its request, in its backoff, or in flight. */
-interface QueuedItem {
-  index: number;
-  source: string;
-  sceneUuid: string;
-  documentJson: string;
-  bytes: number;
-  attempts: number;
-  retries: RetryCounters;
-  findings: Finding[];
-  warningCount: number;
-  lastHttpStatus?: number;
-}
-
 /** The result of one turn through the limiter. */
 type AttemptStep =
   | { kind: 'finished'; report: ItemReport; event?: JournalEvent }
@@ -107,7 +94,6 @@ export class Upload {
   private readonly logger: Logger;
   private readonly limits: RetryLimits;
   private readonly maxConnections: number;
-  private readonly validate: NonNullable<UploadDependencies['validate']>;
   private readonly summaryBuilder: UploadSummaryBuilder;
   private readonly limit: LimitFunction;
 
@@ -137,8 +123,7 @@ export class Upload {
   private wakeReader: (() => void) | undefined;
   private readCount = 0;
   private sourceExhausted = false;
-  /** First source of every scene in this upload, to report a scene given twice. */
-  private readonly firstSourceByScene = new Map<string, string>();
+  private admission: ItemAdmission | undefined;
 
   /** Until this time (ms since the epoch) no worker sends, after a 429. */
   private pauseUntil = 0;
@@ -170,7 +155,6 @@ export class Upload {
     this.groupUuid = request.groupUuid;
     this.maxConnections = maxConnections;
     this.limits = { ...DEFAULT_RETRY_LIMITS, ...deps.retryLimits };
-    this.validate = deps.validate ?? validatePrediction;
     this.logger = deps.logger.child({ jobId: request.jobId, group: request.groupUuid });
     this.limit = pLimit({ concurrency: maxConnections, rejectOnClear: true });
     this.summaryBuilder = new UploadSummaryBuilder(request.jobId, request.groupUuid, reportPath(deps.stateDir, request.jobId));
@@ -249,6 +233,12 @@ export class Upload {
         stateDir: this.deps.stateDir,
         apiOrigin: this.deps.apiOrigin,
         groupUuid: this.groupUuid,
+        logger: this.logger,
+      });
+      this.admission = new ItemAdmission({
+        validate: this.deps.validate ?? validatePrediction,
+        journal: this.journal,
+        force: this.request.force === true,
         logger: this.logger,
       });
       this.client = this.deps.createHttpClient(this.maxConnections);
@@ -335,116 +325,21 @@ export class Upload {
     }
   }
 
-  /** Validates one entry and either records its outcome now or queues it for sending. */
+  /** Records the outcome of an entry that needs no request, or starts sending it. */
   private handleEntry(entry: SourceEntry): void {
-    if (entry.kind === 'problem') {
-      const { problem } = entry;
-      this.recordOutcome(problem.index, {
-        source: problem.source,
-        ...(problem.sceneUuid !== undefined ? { sceneUuid: problem.sceneUuid } : {}),
-        outcome: 'invalid',
-        reason: problem.code,
-        error: problem.message,
-        attempts: 0,
-      });
+    const admission = (this.admission as ItemAdmission).admit(entry);
+    if (admission.kind === 'report') {
+      this.recordOutcome(admission.index, admission.report);
       return;
     }
 
-    const { item } = entry;
-    const validation = this.validateItem(item);
-    const warnings = { findings: validation.findings, warningCount: validation.warningCount };
-    const sceneUuid = validation.sceneUuid;
-    const documentJson = validation.documentJson;
-
-    if (!validation.valid || sceneUuid === undefined || documentJson === undefined) {
-      const firstError = validation.findings.find((finding) => finding.severity === 'error');
-      this.recordOutcome(item.index, {
-        source: item.source,
-        ...(typeof item.sceneUuid === 'string' ? { sceneUuid: item.sceneUuid } : {}),
-        outcome: 'invalid',
-        reason: firstError?.code ?? 'invalid_prediction',
-        ...(firstError === undefined ? { error: 'The prediction could not be validated.' } : {}),
-        attempts: 0,
-        ...withFindings(warnings),
-      });
-      return;
-    }
-
-    const firstSource = this.firstSourceByScene.get(sceneUuid);
-    if (firstSource !== undefined) {
-      this.recordOutcome(item.index, {
-        source: item.source,
-        sceneUuid,
-        outcome: 'invalid',
-        reason: 'duplicate_scene',
-        error: `Scene ${sceneUuid} already has a prediction earlier in this upload, from ${firstSource}; a scene takes one prediction per upload, so remove one of them.`,
-        attempts: 0,
-      });
-      return;
-    }
-    this.firstSourceByScene.set(sceneUuid, item.source);
-
-    const earlier = this.request.force === true ? undefined : this.journal?.lookup(sceneUuid);
-    if (earlier?.state === 'created') {
-      this.recordOutcome(item.index, {
-        source: item.source,
-        sceneUuid,
-        outcome: 'skipped',
-        ...(earlier.predictionUuid !== undefined ? { predictionUuid: earlier.predictionUuid } : {}),
-        reason: 'already_created',
-        attempts: 0,
-        ...withFindings(warnings),
-      });
-      return;
-    }
-    if (earlier?.state === 'unconfirmed') {
-      this.recordOutcome(item.index, {
-        source: item.source,
-        sceneUuid,
-        outcome: 'unknown',
-        reason: 'unconfirmed_earlier_send',
-        error:
-          'An earlier upload sent this prediction and got no answer, so it may already exist; it was not resent. ' +
-          'Pass force: true to upload it again.',
-        attempts: 0,
-        ...withFindings(warnings),
-      });
-      return;
-    }
-
-    const queued: QueuedItem = {
-      index: item.index,
-      source: item.source,
-      sceneUuid,
-      documentJson,
-      bytes: item.sizeBytes ?? documentJson.length,
-      attempts: 0,
-      retries: { rateLimited: 0, serverError: 0, network: 0 },
-      findings: validation.findings,
-      warningCount: validation.warningCount,
-    };
+    const queued = admission.item;
     this.outstanding.add(queued);
     this.outstandingBytes += queued.bytes;
 
     const delivery = this.deliver(queued);
     this.deliveries.add(delivery);
     void delivery.finally(() => this.deliveries.delete(delivery));
-  }
-
-  private validateItem(item: PredictionItem): ValidationResult {
-    try {
-      return this.validate(item);
-    } catch (error) {
-      // A crash of the validation is a bug; it costs this item, not the whole upload.
-      this.logger.error('Validation threw an error', { source: item.source, error: describeError(error) });
-      return {
-        valid: false,
-        findings: [{ pointer: '', code: 'validation_error', severity: 'error', message: `Validation failed with an internal error: ${describeError(error)}` }],
-        omittedFindings: 0,
-        errorCount: 1,
-        warningCount: 0,
-      };
-    }
   }
 
   /**
@@ -781,13 +676,6 @@ export class Upload {
       }
     }
   }
-}
-
-function withFindings(source: { findings: Finding[]; warningCount: number }): Pick<ItemReport, 'findings' | 'warningCount'> {
-  return {
-    ...(source.findings.length > 0 ? { findings: source.findings } : {}),
-    ...(source.warningCount > 0 ? { warningCount: source.warningCount } : {}),
-  };
 }
 
 /**
