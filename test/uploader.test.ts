@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -7,7 +8,7 @@ import { journalPath } from '../src/predictions/journal.js';
 import { MAX_RESULT_CHARS, uploadSummarySchema } from '../src/predictions/summary.js';
 import type { SourceEntry } from '../src/predictions/types.js';
 import { MAX_UPLOAD_CONNECTIONS, READ_AHEAD_ITEMS_PER_CONNECTION, Upload, type UploadProgress } from '../src/predictions/uploader.js';
-import { startUploadHarness, type UploadHarness } from './helpers/upload-harness.js';
+import { boxEntries, startUploadHarness, type UploadHarness } from './helpers/upload-harness.js';
 import { makeBoxPrediction } from './helpers/predictions.js';
 
 describe('upload of 500 predictions', () => {
@@ -214,6 +215,22 @@ describe('upload reading', () => {
     expect(finished).toBeGreaterThan(0);
     expect(pulled - finished).toBeLessThanOrEqual(2 * READ_AHEAD_ITEMS_PER_CONNECTION + 2 + 1);
     expect(pulled).toBeLessThan(1_000);
+  });
+
+  it('fails when state is unwritable', async () => {
+    const blocker = join(harness.stateDir, 'not-a-folder');
+    writeFileSync(blocker, '');
+    const upload = new Upload(
+      { jobId: 'upl_nostate', groupUuid: harness.groupUuid, entries: boxEntries(harness.sceneUuids) },
+      { ...harness.deps, stateDir: blocker },
+    );
+    upload.start();
+    const summary = await upload.done;
+
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toContain('not-a-folder');
+    expect(summary.counts.pending).toBe(0);
+    expect(harness.predictionRequests()).toHaveLength(0);
   });
 
   it('stops on a source error', async () => {

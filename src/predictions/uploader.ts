@@ -16,8 +16,8 @@ import type { Logger } from '../log.js';
 import { ItemAdmission, type QueuedItem, withFindings } from './admission.js';
 import { type JournalEvent, UploadJournal } from './journal.js';
 import { ReportFile, reportPath } from './report-file.js';
-import { DEFAULT_RETRY_LIMITS, type FailureDecision, type RetryCounters, type RetryLimits, decideAfterFailure } from './retry-policy.js';
-import { type ItemReport, type UploadStatus, type UploadSummary, UploadSummaryBuilder, isFailureOutcome } from './summary.js';
+import { DEFAULT_RETRY_LIMITS, type FailureDecision, type RetryLimits, decideAfterFailure } from './retry-policy.js';
+import { type ItemReport, type UploadStatus, type UploadSummary, UploadSummaryBuilder } from './summary.js';
 import type { PredictionItem, SourceEntry } from './types.js';
 import { type ValidationResult, validatePrediction } from './validation.js';
 
@@ -399,13 +399,14 @@ export class Upload {
     }
 
     const client = this.client;
-    const journal = this.journal;
-    if (client === undefined || journal === undefined) {
-      throw new Error('attempt() ran before the upload opened its journal and client');
+    if (client === undefined) {
+      throw new Error('attempt() ran before the upload created its HTTP client');
     }
 
+    if (!this.writeJournal({ e: 'sent', scene: item.sceneUuid, job: this.jobId, at: Date.now() })) {
+      return { kind: 'not_sent' };
+    }
     item.attempts += 1;
-    journal.append({ e: 'sent', scene: item.sceneUuid, job: this.jobId, at: Date.now() });
 
     try {
       const response = await client.request<unknown>({
@@ -432,7 +433,6 @@ export class Upload {
   }
 
   private afterFailure(item: QueuedItem, error: unknown): AttemptStep {
-    const journal = this.journal as UploadJournal;
     const notCreated = (reason: string, status?: number): JournalEvent => ({
       e: 'failed',
       scene: item.sceneUuid,
@@ -453,7 +453,7 @@ export class Upload {
       };
     }
     if (this.stopping && isCertainlyUnsent(error)) {
-      journal.append(notCreated('not_sent'));
+      this.writeJournal(notCreated('not_sent'));
       return { kind: 'not_sent' };
     }
 
@@ -463,7 +463,7 @@ export class Upload {
         if (decision.httpStatus !== undefined) {
           item.lastHttpStatus = decision.httpStatus;
         }
-        journal.append(notCreated(decision.cause, decision.httpStatus));
+        this.writeJournal(notCreated(decision.cause, decision.httpStatus));
         if (decision.cause === 'rate_limited') {
           this.pauseAll(decision.delayMs, item);
         }
@@ -497,7 +497,7 @@ export class Upload {
         };
 
       case 'stop':
-        journal.append(notCreated('not_sent'));
+        this.writeJournal(notCreated('not_sent'));
         this.stop(
           'failed',
           `${decision.error} The upload stopped: items not sent yet stay pending, and a rerun after the fix skips the ones already created.`,
@@ -532,19 +532,17 @@ export class Upload {
 
   /**
    * Records a final outcome: the journal first (so that a crash right after cannot lose a created
-   * prediction), then the report file, then the counters. A failed write stops the upload but
+   * prediction), then the report file, then the counters. A failed write stops the upload, but
    * the item is still counted, because its outcome is known.
    */
   private recordOutcome(index: number | undefined, report: ItemReport, event?: JournalEvent): void {
+    if (event !== undefined) {
+      this.writeJournal(event);
+    }
     try {
-      if (event !== undefined) {
-        this.journal?.append(event);
-      }
       this.report?.write(report, index);
     } catch (error) {
-      const path = event !== undefined ? this.journal?.path : this.report?.path;
-      this.stop('failed', `The upload stopped because ${path ?? 'a state file'} could not be written: ${describeError(error)}`);
-      this.logger.error('Could not write upload state', { path, error: describeError(error) });
+      this.stopOnWriteError(this.report?.path, error);
     }
 
     this.summaryBuilder.add(report);
@@ -552,6 +550,26 @@ export class Upload {
       this.logItemWarning(report);
     }
     this.emitProgress();
+  }
+
+  /** Appends a journal event; on a failed write it stops the upload and returns false. */
+  private writeJournal(event: JournalEvent): boolean {
+    try {
+      this.journal?.append(event);
+      return true;
+    } catch (error) {
+      this.stopOnWriteError(this.journal?.path, error);
+      return false;
+    }
+  }
+
+  private stopOnWriteError(path: string | undefined, error: unknown): void {
+    this.logger.error('Could not write an upload state file', { path, error: describeError(error) });
+    this.stop(
+      'failed',
+      `The upload stopped because ${path ?? 'a state file'} could not be written (${describeError(error)}). ` +
+        'Free disk space or fix the folder permissions, then upload again: the journal skips what was created.',
+    );
   }
 
   private logItemWarning(report: ItemReport): void {
@@ -582,10 +600,10 @@ export class Upload {
       this.stopStatus === 'cancelled'
         ? 'Not sent: the upload was cancelled first.'
         : 'Not sent: the upload stopped first; a rerun uploads it.';
-    for (const item of this.unsentItems) {
+    // Taken off the list one at a time, so that the pending count stays right while they are recorded.
+    for (let item = this.unsentItems.shift(); item !== undefined; item = this.unsentItems.shift()) {
       this.recordOutcome(item.index, this.itemReport(item, 'pending', { reason: pendingReason, error: pendingError }));
     }
-    this.unsentItems.length = 0;
 
     this.phase = 'finished';
     this.finishedAt = new Date();
