@@ -172,14 +172,6 @@ describe('parseExpires', () => {
 describe('resolveCredentials', () => {
   const flagFile = writeJson('flag.json', fileContent({ clientId: 'from-flag' }));
   const envFile = writeJson('env.json', fileContent({ clientId: 'from-env-file' }));
-  const environmentsFile = writeJson('environments.json', {
-    default_environment: 'production',
-    environments: {
-      production: { host: 'app.kognic.com', auth_server: 'https://auth.app.kognic.com', credentials: flagFile },
-      keyring: { host: 'k.example.com', auth_server: 'https://auth.example.com', credentials: 'keyring://default' },
-      bare: { host: 'b.example.com', auth_server: 'https://auth.example.com' },
-    },
-  });
   const pair = { KOGNIC_CLIENT_ID: 'pair-id', KOGNIC_CLIENT_SECRET: 'pair-secret-8c1d7e' };
 
   it('prefers the flag file', () => {
@@ -199,7 +191,7 @@ describe('resolveCredentials', () => {
   it('reads the client pair', () => {
     const credentials = resolveCredentials({
       env: pair,
-      environmentFile: { path: environmentsFile, environmentName: 'production' },
+      environmentFile: { path: flagFile, environmentName: 'production' },
       now: NOW,
     });
 
@@ -219,12 +211,12 @@ describe('resolveCredentials', () => {
   it('uses environments.json last', () => {
     const credentials = resolveCredentials({
       env: {},
-      environmentFile: { path: environmentsFile, environmentName: 'production' },
+      environmentFile: { path: flagFile, environmentName: 'production' },
       now: NOW,
     });
 
     expect(credentials?.clientId).toBe('from-flag');
-    expect(credentials?.source).toBe(`environments.json environment "production" (${environmentsFile})`);
+    expect(credentials?.source).toBe(`environments.json environment "production" (${flagFile})`);
   });
 
   it('returns undefined when unconfigured', () => {
@@ -233,34 +225,6 @@ describe('resolveCredentials', () => {
 
   it('treats empty variables as unset', () => {
     expect(resolveCredentials({ env: { KOGNIC_CREDENTIALS: '', KOGNIC_CLIENT_ID: '' }, now: NOW })).toBeUndefined();
-  });
-
-  it('skips a missing environments.json', () => {
-    const credentials = resolveCredentials({
-      env: {},
-      environmentFile: { path: path.join(folder, 'no-environments.json'), environmentName: 'production' },
-    });
-
-    expect(credentials).toBeUndefined();
-  });
-
-  it('skips an environment without credentials', () => {
-    const credentials = resolveCredentials({
-      env: {},
-      environmentFile: { path: environmentsFile, environmentName: 'bare' },
-    });
-
-    expect(credentials).toBeUndefined();
-  });
-
-  it('rejects an unknown environment', () => {
-    const error = captureError(() =>
-      resolveCredentials({ env: {}, environmentFile: { path: environmentsFile, environmentName: 'staging' } }),
-    );
-
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect(error.message).toContain('"staging"');
-    expect(error.message).toContain('production, keyring, bare');
   });
 
   it('rejects a missing client secret', () => {
@@ -280,12 +244,22 @@ describe('resolveCredentials', () => {
 
   it('rejects keyring credentials', () => {
     const error = captureError(() =>
-      resolveCredentials({ env: {}, environmentFile: { path: environmentsFile, environmentName: 'keyring' } }),
+      resolveCredentials({ env: {}, environmentFile: { path: 'keyring://default', environmentName: 'desk' } }),
     );
 
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect(error.message).toContain('keyring');
+    expect(error.message).toContain('environments.json environment "desk" (keyring://default)');
+    expect(error.message).toContain('keyring, which this server does not support');
     expect(error.message).toContain('KOGNIC_CREDENTIALS');
+  });
+
+  it('names the environment of a broken file', () => {
+    const missing = path.join(folder, 'env-gone.json');
+
+    const error = captureError(() => resolveCredentials({ env: {}, environmentFile: { path: missing, environmentName: 'production' } }));
+
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toContain(`environments.json environment "production" (${missing})`);
   });
 
   it('reports a broken KOGNIC_CREDENTIALS file', () => {

@@ -40,7 +40,7 @@ export function expandHome(filePath: string): string {
   return filePath;
 }
 
-function readJsonFile(filePath: string, description: string, source: string): unknown {
+function readJsonFile(filePath: string, source: string): unknown {
   let text: string;
   try {
     text = readFileSync(filePath, 'utf8');
@@ -48,7 +48,7 @@ function readJsonFile(filePath: string, description: string, source: string): un
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'the file does not exist' : `it could not be read (${code ?? String(error)})`;
     throw new ConfigurationError(
-      `Cannot read the ${description} ${filePath} (from ${source}): ${reason}. Check the path.`,
+      `Cannot read the Kognic credentials file ${filePath} (from ${source}): ${reason}. Check the path.`,
       { cause: error },
     );
   }
@@ -57,7 +57,7 @@ function readJsonFile(filePath: string, description: string, source: string): un
     return JSON.parse(text) as unknown;
   } catch (error) {
     throw new ConfigurationError(
-      `The ${description} ${filePath} (from ${source}) is not valid JSON: ${(error as Error).message}.`,
+      `The Kognic credentials file ${filePath} (from ${source}) is not valid JSON: ${(error as Error).message}.`,
       { cause: error },
     );
   }
@@ -108,7 +108,7 @@ function optionalUserId(value: unknown): number | undefined {
  */
 export function readCredentialsFile(filePath: string, source: string, now: Date = new Date()): KognicCredentials {
   const resolved = path.resolve(expandHome(filePath));
-  const parsed = readJsonFile(resolved, 'Kognic credentials file', source);
+  const parsed = readJsonFile(resolved, source);
 
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigurationError(
@@ -181,58 +181,23 @@ function credentialsFromClientPair(env: NodeJS.ProcessEnv): KognicCredentials | 
   return { clientId, clientSecret, source: 'KOGNIC_CLIENT_ID and KOGNIC_CLIENT_SECRET' };
 }
 
-function credentialsFromEnvironmentFile(
-  environmentFile: { path: string; environmentName: string },
+/**
+ * Reads the credentials named by the `credentials` value of an environments.json entry:
+ * a file path, or a `keyring://` reference, which is rejected.
+ */
+function credentialsFromEnvironment(
+  environment: { path: string; environmentName: string },
   now: Date | undefined,
-): KognicCredentials | undefined {
-  const { environmentName } = environmentFile;
-  const filePath = path.resolve(expandHome(environmentFile.path));
-  const fileSource = `environments.json (${filePath})`;
+): KognicCredentials {
+  const source = `environments.json environment "${environment.environmentName}" (${environment.path})`;
 
-  // kognic-auth treats a missing environments.json as "no environments configured".
-  let parsed: unknown;
-  try {
-    parsed = readJsonFile(filePath, 'Kognic environments file', fileSource);
-  } catch (error) {
-    const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
-    if (cause?.code === 'ENOENT') {
-      return undefined;
-    }
-    throw error;
-  }
-
-  const environments = (parsed as { environments?: unknown } | null)?.environments;
-  if (typeof environments !== 'object' || environments === null) {
+  if (environment.path.startsWith('keyring://')) {
     throw new ConfigurationError(
-      `The Kognic environments file ${filePath} has no "environments" object; see the kognic-auth README for its format.`,
-    );
-  }
-
-  const environment = (environments as Record<string, unknown>)[environmentName];
-  if (typeof environment !== 'object' || environment === null) {
-    const known = Object.keys(environments).join(', ') || 'none';
-    throw new ConfigurationError(
-      `Environment "${environmentName}" is not defined in ${filePath} (defined: ${known}); pick one of those or add it.`,
-    );
-  }
-
-  const credentials = (environment as { credentials?: unknown }).credentials;
-  if (credentials === undefined || credentials === null || credentials === '') {
-    return undefined;
-  }
-
-  const source = `environments.json environment "${environmentName}" (${filePath})`;
-  if (typeof credentials !== 'string') {
-    throw new ConfigurationError(`The "credentials" value of ${source} must be a file path.`);
-  }
-  if (credentials.startsWith('keyring://')) {
-    throw new ConfigurationError(
-      `${source} takes its credentials from the system keyring (${credentials}), which this server does not support; ` +
+      `${source} takes its credentials from the system keyring, which this server does not support; ` +
         'set "credentials" to a credentials file path, or set KOGNIC_CREDENTIALS or KOGNIC_CLIENT_ID and KOGNIC_CLIENT_SECRET.',
     );
   }
-
-  return readCredentialsFile(credentials, source, now);
+  return readCredentialsFile(environment.path, source, now);
 }
 
 /**
@@ -244,6 +209,7 @@ function credentialsFromEnvironmentFile(
 export function resolveCredentials(input: {
   flagFile?: string;
   env: NodeJS.ProcessEnv;
+  /** The `credentials` value of the chosen environments.json entry, and that entry's name. */
   environmentFile?: { path: string; environmentName: string };
   now?: Date;
 }): KognicCredentials | undefined {
@@ -262,7 +228,7 @@ export function resolveCredentials(input: {
   }
 
   if (input.environmentFile !== undefined) {
-    return credentialsFromEnvironmentFile(input.environmentFile, input.now);
+    return credentialsFromEnvironment(input.environmentFile, input.now);
   }
   return undefined;
 }
