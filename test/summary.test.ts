@@ -108,6 +108,7 @@ describe('UploadSummaryBuilder', () => {
   });
 
   it('stays under the size bound', () => {
+    const OUTCOMES = ['created', 'failed', 'invalid'] as const;
     const longPath = `/data/${'very-long-folder-name/'.repeat(200)}predictions.jsonl`;
     const longError = `"quoted" \\ \u0001 ${'x'.repeat(5_000)}`;
     const builder = new UploadSummaryBuilder(`upl_${'j'.repeat(5_000)}`, `g${'"'.repeat(5_000)}`, `${longPath}${'\u0002'.repeat(10_000)}`);
@@ -116,7 +117,7 @@ describe('UploadSummaryBuilder', () => {
       const report: ItemReport = {
         source: `${longPath}:${i}`,
         sceneUuid: `${'s'.repeat(500)}${i}`,
-        outcome: i % 3 === 0 ? 'created' : i % 3 === 1 ? 'failed' : 'invalid',
+        outcome: OUTCOMES[i % OUTCOMES.length] ?? 'created',
         predictionUuid: 'p'.repeat(500),
         httpStatus: 400,
         reason: `reason_${i % 1_000}_${'r'.repeat(300)}`,

@@ -13,7 +13,7 @@ describe('upload after a 429', () => {
   let harness: UploadHarness;
 
   beforeEach(async () => {
-    // Backoff up to 1 s, so a wrongly honoured Retry-After of 3 s stands out.
+    // Backoff up to 1 s, so that a Retry-After of -3 wrongly read as 3 s fails the check.
     harness = await startUploadHarness({ sceneCount: 5, retryLimits: { backoffBaseMs: 1_000, backoffMaxMs: 1_000 } });
   });
 

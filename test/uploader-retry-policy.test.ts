@@ -50,7 +50,7 @@ describe('decideAfterFailure', () => {
     const decision = decideAfterFailure(new KognicApiError(404, 'POST', PATH, 'Prediction group not found'), counters(), DEFAULT_RETRY_LIMITS);
 
     expect(decision).toMatchObject({ action: 'failed', reason: 'http_404' });
-    expect(decision.action === 'failed' && decision.error).toContain('Prediction group not found');
+    expect(decision).toMatchObject({ error: expect.stringContaining('Prediction group not found') });
   });
 
   it('never resends after sending', () => {
@@ -58,7 +58,7 @@ describe('decideAfterFailure', () => {
     const decision = decideAfterFailure(error, counters(), DEFAULT_RETRY_LIMITS);
 
     expect(decision).toMatchObject({ action: 'unknown', reason: 'no_response' });
-    expect(decision.action === 'unknown' && decision.error).toContain('UND_ERR_SOCKET');
+    expect(decision).toMatchObject({ error: expect.stringContaining('UND_ERR_SOCKET') });
   });
 
   it('retries an unsent request', () => {
@@ -79,14 +79,14 @@ describe('decideAfterFailure', () => {
     expect(decideAfterFailure(error, counters(), DEFAULT_RETRY_LIMITS)).toMatchObject({ action: 'retry', cause: 'network_error' });
   });
 
-  it('marks unreadable answers unknown', () => {
+  it('marks unreadable responses unknown', () => {
     const error = new KognicResponseError('The answer has no data field', 200, 'POST', PATH);
 
     expect(decideAfterFailure(error, counters(), DEFAULT_RETRY_LIMITS)).toMatchObject({ action: 'unknown', reason: 'unreadable_response' });
   });
 });
 
-describe('upload edge answers', () => {
+describe('upload edge responses', () => {
   let harness: UploadHarness;
 
   beforeEach(async () => {
@@ -97,7 +97,7 @@ describe('upload edge answers', () => {
     await harness.close();
   });
 
-  it('reports an answer without envelope', async () => {
+  it('reports a response without envelope', async () => {
     harness.sandbox.enqueueResponses('createPrediction', { status: 200, body: { uuid: 'not-enveloped' } });
 
     const summary = await harness.run(harness.sceneUuids.slice(0, 1));

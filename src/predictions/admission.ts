@@ -1,7 +1,7 @@
 /**
- * What happens to one source entry before anything is sent: a source problem or a prediction
+ * The decision for one source entry before anything is sent: a source problem or a prediction
  * that fails validation is `invalid`, a scene given twice is `invalid`, a scene the journal shows
- * as created is `skipped`, a scene sent earlier without an answer is `unknown`, and anything
+ * as created is `skipped`, a scene sent earlier without a response is `unknown`, and anything
  * else is queued for its request.
  */
 import type { Logger } from '../log.js';
@@ -36,7 +36,7 @@ export type Admission =
 export interface ItemAdmissionOptions {
   validate: (item: Pick<PredictionItem, 'sceneUuid' | 'openlabel' | 'sizeBytes'>) => ValidationResult;
   journal: UploadJournal;
-  /** Send scenes that the journal shows as created or as sent without an answer. */
+  /** Send scenes that the journal shows as created or as sent without a response. */
   force: boolean;
   logger: Logger;
 }

@@ -29,8 +29,8 @@ export type JournalLookup =
   | undefined;
 
 /**
- * Values of the in-memory scene map. A scene with a prediction maps to the prediction UUID (or ''
- * when the API did not return one), so these markers cannot collide with a UUID.
+ * Values of the in-memory scene map besides prediction UUIDs. A scene with a prediction maps to the
+ * prediction UUID (or '' when the API returned none), and no UUID is a single letter.
  */
 const SENT_MARKER = 'S';
 const UNKNOWN_MARKER = 'U';
@@ -38,7 +38,7 @@ const UNKNOWN_MARKER = 'U';
 /**
  * Returns the folder for journals and reports: `$XDG_STATE_HOME/kognic-dataset-mcp`, or
  * `~/.local/state/kognic-dataset-mcp` when XDG_STATE_HOME is unset or not absolute (the XDG
- * base directory specification says to ignore relative values).
+ * base directory specification requires relative values to be ignored).
  */
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   const xdgStateHome = env.XDG_STATE_HOME;
@@ -51,7 +51,11 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 /** Returns the folder name for an API origin, such as `dataset.app.kognic.com_443`. */
 export function originFolderName(apiOrigin: string): string {
   const url = new URL(apiOrigin);
-  const port = url.port !== '' ? url.port : url.protocol === 'http:' ? '80' : '443';
+  let port = url.port;
+  if (port === '') {
+    port = url.protocol === 'http:' ? '80' : '443';
+  }
+
   // An IPv6 host such as [::1] becomes --1: brackets dropped, colons replaced.
   const host = url.hostname.replace(/^\[|\]$/g, '').replace(/[^A-Za-z0-9.-]/g, '-');
   return `${host}_${port}`;

@@ -1,5 +1,5 @@
 /**
- * What the uploader does after a prediction request fails: retry it, record a final outcome, or
+ * The uploader's decision after a prediction request fails: retry it, record a final outcome, or
  * stop the whole upload. A POST that may have reached the API is never retried, because every
  * POST creates a new prediction.
  */
@@ -7,25 +7,25 @@ import { KognicApiError, KognicAuthError, KognicNetworkError, KognicResponseErro
 import { backoffDelayMs } from '../kognic/retry.js';
 
 export interface RetryLimits {
-  /** 429 answers accepted for one item before it fails with `rate_limited`. */
+  /** 429 responses accepted for one item before it fails with `rate_limited`. */
   maxRateLimitedAttempts: number;
-  /** 502, 503 and 504 answers accepted for one item before it fails with `server_error`. */
+  /** 502, 503 and 504 responses accepted for one item before it fails with `server_error`. */
   maxServerErrorAttempts: number;
   /** Requests that never reached the API accepted for one item before it fails with `network_error`. */
   maxNetworkAttempts: number;
   /** First backoff delay, in ms; each retry doubles it, with full jitter. */
   backoffBaseMs: number;
-  /** Longest backoff delay, in ms. */
+  /** Maximum backoff delay, in ms. */
   backoffMaxMs: number;
 }
 
 /**
- * - 8 rate-limited attempts: a 429 means the API did nothing and asks for a pause, so waiting is
- *   safe; 8 backoffs from 500 ms capped at 15 s add up to about a minute in the worst case.
- * - 4 server-error and 4 network attempts (3 retries): the same count kognic-auth 4.x's API
- *   clients use for 502, 503 and 504, enough to ride out a deployment or a dropped connection.
- * - 500 ms to 15 s backoff: short enough for one flaky answer, long enough to back off an
- *   overloaded API.
+ * - 8 rate-limited attempts: a 429 means the API did nothing and requests a pause, so waiting is
+ *   safe. Without `Retry-After`, the 7 backoffs between 8 attempts add up to at most 45.5 s.
+ * - 4 server-error and 4 network attempts (3 retries): the count kognic-auth 4.x's API clients
+ *   use for 502, 503 and 504, meant to ride out a brief outage or a dropped connection.
+ * - 500 ms to 15 s backoff: the defaults of `backoffDelayMs`, short for one flaky response and
+ *   long enough to relieve an overloaded API.
  */
 export const DEFAULT_RETRY_LIMITS: RetryLimits = {
   maxRateLimitedAttempts: 8,
@@ -107,7 +107,7 @@ export function decideAfterFailure(
     return {
       action: 'unknown',
       reason: 'unreadable_response',
-      error: `${error.message}; the API answered HTTP ${error.status}, so the prediction was probably created, but its UUID is unknown. It was not resent`,
+      error: `${error.message}; the API responded with HTTP ${error.status}, so the prediction was probably created, but its UUID is unknown. It was not resent`,
     };
   }
 
@@ -136,15 +136,15 @@ function decideAfterApiError(
         action: 'failed',
         reason: 'rate_limited',
         httpStatus: status,
-        error: `The Kognic API answered HTTP 429 (rate limited) ${counters.rateLimited} times${apiMessage}; the prediction was not created. Upload again later or with fewer connections.`,
+        error: `The Kognic API responded with HTTP 429 (rate limited) ${counters.rateLimited} times${apiMessage}; the prediction was not created. Upload again later or with fewer connections.`,
       };
     }
     return { action: 'retry', cause: 'rate_limited', delayMs: error.retryAfterMs ?? backoff(counters.rateLimited), httpStatus: status, error: error.message };
   }
 
   // NOTE: a 502 or 504 from a gateway could in theory follow a POST that reached the API and
-  // created the prediction. It is retried all the same, as kognic-auth's async client does,
-  // because the gateway answer usually means the API never saw the request.
+  // created the prediction, and then the retry creates a duplicate. kognic-auth 4.x's async API
+  // client retries these statuses for POST as well.
   if (RETRYABLE_SERVER_STATUSES.has(status)) {
     counters.serverError += 1;
     if (counters.serverError >= limits.maxServerErrorAttempts) {
@@ -152,7 +152,7 @@ function decideAfterApiError(
         action: 'failed',
         reason: 'server_error',
         httpStatus: status,
-        error: `The Kognic API answered HTTP ${status} ${counters.serverError} times${apiMessage}; the prediction was not created, so a rerun uploads it again.`,
+        error: `The Kognic API responded with HTTP ${status} ${counters.serverError} times${apiMessage}; the prediction was not created, so a rerun uploads it again.`,
       };
     }
     return { action: 'retry', cause: 'server_error', delayMs: error.retryAfterMs ?? backoff(counters.serverError), httpStatus: status, error: error.message };

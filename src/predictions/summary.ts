@@ -43,17 +43,17 @@ const MAX_IDENTIFIER_JSON_CHARS = 200;
 const ELLIPSIS = '…';
 
 export interface ItemReport {
-  /** Where the item came from: `predictions[3]`, `/data/a.json` or `/data/b.jsonl:17`. */
+  /** Origin of the item: `predictions[3]`, `/data/a.json` or `/data/b.jsonl:17`. */
   source: string;
   sceneUuid?: string;
   outcome: ItemOutcome;
   /** The new prediction (`created`) or the one an earlier upload created (`skipped`). */
   predictionUuid?: string;
-  /** Status of the last HTTP answer for the item, when one arrived. */
+  /** Status of the last HTTP response for the item, when one arrived. */
   httpStatus?: number;
   /** Stable snake_case cause, such as `rate_limited`, `no_response` or a validation code. */
   reason?: string;
-  /** What went wrong, in a sentence. */
+  /** Description of the failure, in a sentence or two. */
   error?: string;
   /** HTTP requests sent for the item, retries included. */
   attempts: number;
@@ -96,7 +96,7 @@ export interface UploadSummary {
   items: ItemReport[];
   itemsNotListed: number;
   reportPath: string;
-  /** Why a failed upload stopped. */
+  /** Reason a failed upload stopped. */
   error?: string;
 }
 

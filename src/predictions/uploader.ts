@@ -52,7 +52,7 @@ export interface UploadRequest {
   totalHint?: number;
   /** 1 to MAX_UPLOAD_CONNECTIONS, default MAX_UPLOAD_CONNECTIONS. */
   maxConnections?: number;
-  /** Upload again the scenes that the journal shows as created or as sent without an answer. */
+  /** Upload again the scenes that the journal shows as created or as sent without a response. */
   force?: boolean;
 }
 
@@ -344,7 +344,7 @@ export class Upload {
 
   /**
    * Sends one item until it has a final outcome. Between attempts it waits outside the limiter,
-   * so a waiting item never holds one of the `maxConnections` slots.
+   * so a waiting item never occupies one of the `maxConnections` slots.
    */
   private async deliver(item: QueuedItem): Promise<void> {
     try {
@@ -389,7 +389,7 @@ export class Upload {
     }
   }
 
-  /** One turn in the limiter: at most one request for the item. */
+  /** Sends at most one request for the item; runs inside the limiter. */
   private async attempt(item: QueuedItem): Promise<AttemptStep> {
     if (this.stopping) {
       return { kind: 'not_sent' };
@@ -697,7 +697,7 @@ export class Upload {
 }
 
 /**
- * Reads the new prediction's UUID from the unwrapped `data` of the answer.
+ * Reads the new prediction's UUID from the unwrapped `data` of the response.
  * NOTE: the API documents `{"data": "<uuid>"}`; an object with `uuid` or `id` is accepted too.
  */
 function readPredictionUuid(data: unknown): string | undefined {
@@ -718,7 +718,7 @@ function isAbortError(error: unknown): boolean {
   return error instanceof Error && error.name === 'AbortError';
 }
 
-/** An error that certainly came before any byte of the request was written. */
+/** Returns whether the error certainly came before any byte of the request was written. */
 function isCertainlyUnsent(error: unknown): boolean {
   return (error instanceof KognicNetworkError && !error.requestSent) || error instanceof KognicAuthError;
 }
