@@ -11,6 +11,7 @@ import { TokenProvider } from './kognic/token-provider.js';
 import type { Logger } from './log.js';
 import { UploadJobs } from './predictions/jobs.js';
 import { AllowedRoots } from './predictions/roots.js';
+import type { RetryLimits } from './predictions/uploader.js';
 
 export const MISSING_CREDENTIALS_MESSAGE =
   'No Kognic API credentials are configured. Set KOGNIC_CREDENTIALS to the path of the credentials ' +
@@ -30,6 +31,8 @@ export interface ServerContextOptions {
   credentials?: KognicCredentials;
   /** Why loading the configured credentials failed; returned by every tool that needs the API. */
   credentialsError?: Error;
+  /** Overrides of the upload retry limits, for tests that need short backoffs. */
+  uploadRetryLimits?: Partial<RetryLimits>;
 }
 
 /**
@@ -67,6 +70,7 @@ export class ServerContext {
   readonly logger: Logger;
   private readonly credentials: KognicCredentials | undefined;
   private readonly credentialsError: Error | undefined;
+  private readonly uploadRetryLimits: Partial<RetryLimits> | undefined;
   private services: KognicServices | undefined;
   private uploadJobs: UploadJobs | undefined;
 
@@ -81,6 +85,7 @@ export class ServerContext {
     this.logger = options.logger;
     this.credentials = options.credentials;
     this.credentialsError = options.credentialsError;
+    this.uploadRetryLimits = options.uploadRetryLimits;
   }
 
   /** Returns the API services, building them on first use; throws when no credentials are usable. */
@@ -120,6 +125,7 @@ export class ServerContext {
         stateDir: this.config.stateDir,
         apiOrigin: this.config.datasetUrl,
         logger: this.logger,
+        ...(this.uploadRetryLimits !== undefined ? { retryLimits: this.uploadRetryLimits } : {}),
       });
     }
     return this.uploadJobs;
