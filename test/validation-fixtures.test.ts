@@ -1,7 +1,7 @@
 /**
  * Validation of real third-party OpenLABEL files and of the synthetic Kognic predictions. None
- * of the third-party files is a Kognic prediction as it stands; each row lists the findings that
- * say why.
+ * of the third-party files is a valid Kognic prediction as is, and each row lists the findings
+ * that explain why.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ const SCENE_UUID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const THIRD_PARTY_DIR = new URL('./fixtures/openlabel/third-party/', import.meta.url);
 const SYNTHETIC_DIR = new URL('./fixtures/openlabel/synthetic/', import.meta.url);
 
-/** Longest message a finding may have, in characters. */
+/** Maximum length of a finding message, in characters. */
 const MAX_MESSAGE_CHARS = 200;
 
 /** Codes that must be among the reported findings of each third-party file. */

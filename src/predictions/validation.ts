@@ -11,10 +11,10 @@ import { addSchemaFindings } from './validation/schema.js';
 export { FINDING_CODES, type FindingCode } from './validation/codes.js';
 
 /**
- * Largest prediction accepted, in bytes of UTF-8 JSON text. 32 MiB holds a short sequence of
+ * Maximum size of one prediction, in bytes of UTF-8 JSON text. 32 MiB fits a short sequence of
  * full-resolution segmentation bitmaps (an 8-bit 3840x2160 PNG is at most about 8.3 MB, 11 MB as
- * base64), while ten uploads in flight hold at most 320 MiB of text. Files on disk may be larger
- * than the 10 MiB that one MCP stdio message can carry, so the limit is above that.
+ * base64), and ten uploads in flight keep at most 320 MiB of text in memory. Files on disk may be
+ * larger than the 10 MiB that one MCP stdio message can carry, so the limit is above that.
  */
 // NOTE: Kognic does not document a size limit for predictions; it may reject smaller ones.
 export const MAX_PREDICTION_BYTES = 32 * 1024 * 1024;
@@ -52,7 +52,10 @@ interface ParsedDocument {
   documentJson: string;
 }
 
-/** Validates one prediction. It never sends anything and never throws on bad input. */
+/**
+ * Validates one prediction without sending anything. Bad input of any shape becomes findings;
+ * the only exception is a ConfigurationError when the bundled schema file cannot be read.
+ */
 export function validatePrediction(item: Pick<PredictionItem, 'sceneUuid' | 'openlabel' | 'sizeBytes'>): ValidationResult {
   const findings = new FindingList();
 
@@ -71,8 +74,8 @@ function checkSceneUuid(value: unknown, findings: FindingList): string | undefin
     return value.toLowerCase();
   }
 
-  const shown = value === undefined ? 'is missing' : `${quote(value)} is not a UUID`;
-  findings.error('/sceneUuid', 'invalid_scene_uuid', `The scene UUID ${shown}; pass the Kognic scene UUID (8-4-4-4-12 hex digits).`);
+  const problem = value === undefined ? 'is missing' : `${quote(value)} is not a UUID`;
+  findings.error('/sceneUuid', 'invalid_scene_uuid', `The scene UUID ${problem}; pass the Kognic scene UUID (8-4-4-4-12 hex digits).`);
   return undefined;
 }
 

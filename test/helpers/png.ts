@@ -6,7 +6,7 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 /** PNG colour types and the number of samples per pixel of each. */
 const SAMPLES_PER_PIXEL: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
-/** The CRC-32 table of the polynomial 0xEDB88320 that PNG chunks use. */
+/** Lookup table of the CRC-32 (polynomial 0xEDB88320) that PNG chunks use. */
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -71,7 +71,7 @@ export function encodePng(options: PngOptions): Buffer {
   return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-/** A 4x4 8-bit grayscale bitmap with pixel values 0 (background), 1 and 2, as base64. */
+/** Encodes a 4x4 8-bit grayscale bitmap with pixel values 0 (background), 1 and 2, as base64. */
 export function makeSegmentationPngBase64(): string {
   const samples = Uint8Array.from([0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 0, 0, 2, 2, 0, 0]);
   return encodePng({ width: 4, height: 4, samples }).toString('base64');

@@ -1,6 +1,6 @@
 /**
  * The stable codes of validation findings. Callers and tests match on these strings, so a code
- * is never renamed; each entry says what the code reports.
+ * is never renamed. Each entry describes what the code reports.
  */
 export const FINDING_CODES = {
   // The item and its document as a whole.

@@ -42,30 +42,30 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /**
- * The findings of one item. An exact repeat (same pointer and code) is dropped, and
- * `isCoveredByError` tells the schema mapping whether a Kognic rule already reported an error at
- * a pointer, so that one problem is not reported twice.
+ * The findings of one item. An exact repeat (same pointer and code) is dropped. The schema
+ * mapping calls `isCoveredByError` to skip a pointer where a Kognic rule already reported an
+ * error, so that one problem is not reported twice.
  */
 export class FindingList {
   private readonly all: Finding[] = [];
   private readonly keys = new Set<string>();
   private readonly errorPointers = new Set<string>();
   /** Pointers whose whole subtree a rule error already describes, such as a geometry's `val`. */
-  private readonly errorSubtrees: string[] = [];
+  private readonly errorSubtrees = new Set<string>();
 
   get length(): number {
     return this.all.length;
   }
 
   /**
-   * Adds an error. `coversSubtree` marks every pointer below `pointer` as reported too;
+   * Adds an error. `coversSubtree` marks every pointer below `pointer` as reported too.
    * `leading` lists the error before all others, for problems that make the rest moot.
    */
   error(pointer: string, code: FindingCode, message: string, options: { coversSubtree?: boolean; leading?: boolean } = {}): void {
     this.add(pointer, code, 'error', message, options.leading === true);
     this.errorPointers.add(pointer);
     if (options.coversSubtree === true) {
-      this.errorSubtrees.push(pointer);
+      this.errorSubtrees.add(pointer);
     }
   }
 
@@ -78,7 +78,13 @@ export class FindingList {
     if (this.errorPointers.has(pointer)) {
       return true;
     }
-    return this.errorSubtrees.some((subtree) => pointer.startsWith(`${subtree}/`));
+
+    for (let end = pointer.lastIndexOf('/'); end > 0; end = pointer.lastIndexOf('/', end - 1)) {
+      if (this.errorSubtrees.has(pointer.slice(0, end))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Returns every finding, errors first, each severity in the order found. */

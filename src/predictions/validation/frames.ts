@@ -4,8 +4,8 @@ import { FindingList, isPlainObject, joinPointer, quote } from './findings.js';
 const FRAME_KEY_PATTERN = /^[0-9]+$/;
 
 /**
- * Timestamps seen so far, in milliseconds, each with the key of the first frame that used it;
- * shared by all frames of one prediction to find duplicates.
+ * Timestamps seen so far, in milliseconds, each with the key of the first frame that used it.
+ * All frames of one prediction share one index, which finds duplicate timestamps.
  */
 export type TimestampIndex = Map<number, string>;
 
@@ -81,8 +81,8 @@ function isNonNegativeInteger(value: unknown): value is number {
 }
 
 /**
- * Checks a `frame_intervals` list. The official schema never checks the top-level list (it says
- * `item` where it means `items`), so this is the only check there.
+ * Checks a `frame_intervals` list. The official schema never checks the top-level list (it uses
+ * the keyword `item` where it means `items`), so this is the only check there.
  */
 export function checkFrameIntervals(intervals: unknown, pointer: string, findings: FindingList): void {
   if (!Array.isArray(intervals)) {

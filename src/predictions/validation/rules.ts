@@ -9,7 +9,7 @@ import { checkFrameObjectData, type GeometryContext } from './geometry.js';
 import { checkObjectKey, checkRootObjects, checkStreams } from './objects.js';
 import { checkSegmentationOntology } from './segmentation.js';
 
-/** What the walk over the frames found, for the checks that need the whole prediction. */
+/** Results of the walk over the frames, for the checks that need the whole prediction. */
 interface FrameSummary {
   geometryCount: number;
   usedObjectKeys: Set<string>;
@@ -32,7 +32,7 @@ export function addKognicFindings(openlabel: Record<string, unknown>, findings: 
   }
 
   if (summary.geometryCount === 0) {
-    const message = 'No frame holds a bbox, cuboid or image geometry, so there is nothing to upload; add geometry under frames/<frame>/objects.';
+    const message = 'No frame contains a bbox, cuboid or image geometry, so there is nothing to upload; add geometry under frames/<frame>/objects.';
     findings.error('/openlabel/frames', 'no_geometry', message, { leading: true });
   }
 
