@@ -353,6 +353,8 @@ export class Upload {
 
         const step = await this.limit(() => this.attempt(item));
         if (step.kind === 'finished') {
+          // Released first, so that the item is never counted both as pending and as finished.
+          this.releaseOutstanding(item);
           this.recordOutcome(item.index, step.report, step.event);
           return;
         }
@@ -372,7 +374,12 @@ export class Upload {
       }
       this.unsentItems.push(item);
     } finally {
-      this.outstanding.delete(item);
+      this.releaseOutstanding(item);
+    }
+  }
+
+  private releaseOutstanding(item: QueuedItem): void {
+    if (this.outstanding.delete(item)) {
       this.outstandingBytes -= item.bytes;
       this.wakeReader?.();
     }
