@@ -14,7 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../src/sandbox/index.js';
 import { SEEDED_DATASETS } from '../src/sandbox/seed.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(REPO, 'dist', 'cli.js');
+const EXAMPLES = path.join(REPO, 'examples');
 const CAMERA_DATASET = SEEDED_DATASETS.find((dataset) => dataset.kind === 'camera')!;
 
 interface RawRun {
@@ -118,8 +120,13 @@ describe('stdio server', () => {
     await sandbox.close();
   });
 
-  it('runs every dataset tool through the SDK client', async () => {
-    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI], env: env as Record<string, string>, stderr: 'pipe' });
+  it('runs every tool through the SDK client', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, '--root', EXAMPLES],
+      env: env as Record<string, string>,
+      stderr: 'pipe',
+    });
     const transportErrors: Error[] = [];
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => {
@@ -130,9 +137,15 @@ describe('stdio server', () => {
 
     await client.connect(transport);
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name)).toEqual(
-      expect.arrayContaining(['list_datasets', 'list_prediction_groups', 'create_prediction_group']),
-    );
+    expect(tools.map((tool) => tool.name).sort()).toEqual([
+      'cancel_upload_job',
+      'create_prediction_group',
+      'get_upload_job',
+      'list_datasets',
+      'list_prediction_groups',
+      'upload_predictions',
+      'validate_predictions',
+    ]);
 
     const datasets = await client.callTool({ name: 'list_datasets', arguments: { limit: 3 } });
     expect(datasets.isError).toBeFalsy();
@@ -141,11 +154,29 @@ describe('stdio server', () => {
       arguments: { datasetUuid: CAMERA_DATASET.uuid, name: 'stdio group' },
     });
     expect(created.isError).toBeFalsy();
+    const predictionGroupUuid = (created.structuredContent as { predictionGroupUuid: string }).predictionGroupUuid;
     const groups = await client.callTool({
       name: 'list_prediction_groups',
       arguments: { datasetUuid: CAMERA_DATASET.uuid, nameContains: 'stdio group' },
     });
     expect((groups.structuredContent as { total: number }).total).toBeGreaterThanOrEqual(1);
+
+    const validation = await client.callTool({ name: 'validate_predictions', arguments: { paths: ['.'] } });
+    const validationCounts = (validation.structuredContent as { counts: { valid: number; invalid: number } }).counts;
+    expect(validationCounts.invalid).toBe(5);
+    expect(validationCounts.valid).toBe(290);
+
+    const upload = await client.callTool({ name: 'upload_predictions', arguments: { predictionGroupUuid, paths: ['.'] } });
+    const summary = upload.structuredContent as { jobId: string; status: string; counts: { created: number; invalid: number } };
+    expect(summary.status).toBe('completed');
+    expect(summary.counts.created).toBe(290);
+    expect(summary.counts.invalid).toBe(5);
+    expect(sandbox.predictions(predictionGroupUuid)).toHaveLength(290);
+
+    const job = await client.callTool({ name: 'get_upload_job', arguments: { jobId: summary.jobId } });
+    expect((job.structuredContent as { counts: { created: number } }).counts.created).toBe(290);
+    const cancelled = await client.callTool({ name: 'cancel_upload_job', arguments: { jobId: summary.jobId } });
+    expect((cancelled.structuredContent as { status: string }).status).toBe('completed');
 
     await client.close();
     expect(transportErrors).toEqual([]);
@@ -169,6 +200,31 @@ describe('stdio server', () => {
     }
     expect(run.exitCode).toBe(0);
     expect(run.exitAfterStdinCloseMs).toBeLessThan(2_000);
+  });
+
+  it('exits on stdin close during an upload', async () => {
+    const groupUuid = sandbox.addPredictionGroup(CAMERA_DATASET.uuid, 'stdio slow group');
+    sandbox.setLatency(5_000, 'createPrediction');
+    try {
+      const run = await runRaw(['--root', EXAMPLES], env, [
+        INITIALIZE,
+        INITIALIZED,
+        {
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'upload_predictions', arguments: { predictionGroupUuid: groupUuid, paths: ['.'], waitSeconds: 1 } },
+        },
+      ]);
+      const response = run.stdoutLines
+        .map((line) => JSON.parse(line) as { id?: number; result?: { structuredContent?: { status?: string } } })
+        .find((message) => message.id === 2);
+      expect(response?.result?.structuredContent?.status).toBe('running');
+      expect(run.exitCode).toBe(0);
+      expect(run.exitAfterStdinCloseMs).toBeLessThan(2_000);
+    } finally {
+      sandbox.setLatency(0);
+    }
   });
 
   it('starts its own sandbox with --sandbox', async () => {
