@@ -140,6 +140,7 @@ describe('upload item outcomes', () => {
 
     expect(progress.length).toBeGreaterThan(1);
     expect(finished).toEqual([...finished].sort((a, b) => a - b));
+    expect(progress.every((update) => update.total === 10)).toBe(true);
     expect(progress.at(-1)).toMatchObject({ finished: 10, total: 10 });
     expect(progress.at(-1)?.message).toContain('10 created');
   });

@@ -351,11 +351,11 @@ export class Upload {
       for (;;) {
         await this.waitWhilePaused();
 
-        const step = await this.limit(() => this.attempt(item));
+        const step = await this.limit(() => this.attemptAndJournal(item));
         if (step.kind === 'finished') {
           // Released first, so that the item is never counted both as pending and as finished.
           this.releaseOutstanding(item);
-          this.recordOutcome(item.index, step.report, step.event);
+          this.recordOutcome(item.index, step.report);
           return;
         }
         if (step.kind === 'not_sent') {
@@ -394,6 +394,19 @@ export class Upload {
       }
       await sleep(remainingMs, undefined, { signal: this.stopController.signal });
     }
+  }
+
+  /**
+   * Runs one attempt and journals its final outcome before the limiter slot is released, so that
+   * the journal never has more than `maxConnections` requests without an outcome.
+   */
+  private async attemptAndJournal(item: QueuedItem): Promise<AttemptStep> {
+    const step = await this.attempt(item);
+    if (step.kind === 'finished' && step.event !== undefined) {
+      this.writeJournal(step.event);
+      return { kind: 'finished', report: step.report };
+    }
+    return step;
   }
 
   /** Sends at most one request for the item; runs inside the limiter. */
