@@ -667,6 +667,12 @@ export class Upload {
     } catch (error) {
       this.logger.debug('Closing the upload connections failed', { error: describeError(error) });
     }
+
+    // A finished job stays in memory for its summary; its per-scene maps are dropped.
+    this.journal = undefined;
+    this.report = undefined;
+    this.admission = undefined;
+    this.client = undefined;
   }
 
   private buildSummary(): UploadSummary {
