@@ -79,6 +79,9 @@ export class UploadJournal {
    * Opens the journal of one group, creating it and its folders when missing, and reads every
    * earlier event into memory. The file is read as a stream, so a long journal is never held
    * as one string. Unparsable lines are skipped and counted.
+   *
+   * NOTE: the file is not locked. Two server processes that upload to the same group at the same
+   * time each read the journal once, when they start, so both may send a scene.
    */
   static async open(options: { stateDir: string; apiOrigin: string; groupUuid: string; logger: Logger }): Promise<UploadJournal> {
     const path = journalPath(options.stateDir, options.apiOrigin, options.groupUuid);
