@@ -14,8 +14,17 @@ export const MAX_LISTED_ITEMS = 50;
 /** Example items per failure reason. */
 export const MAX_EXAMPLES_PER_REASON = 5;
 
-/** Upper bound of `JSON.stringify(summary).length`, so that a tool result stays readable. */
+/** Upper bound of the JSON length of a whole tool result, structured content and text together, so that it stays readable. */
 export const MAX_RESULT_CHARS = 40_000;
+
+/**
+ * Characters of a tool result kept for its text block and the JSON around it. The upload text
+ * repeats the job id, group UUID, error, top reasons and report path, whose caps add up to about 4,700.
+ */
+const TEXT_RESERVE_CHARS = 5_000;
+
+/** Upper bound of `JSON.stringify(summary).length`: the result's bound less the text's reserve. */
+export const MAX_STRUCTURED_CHARS = MAX_RESULT_CHARS - TEXT_RESERVE_CHARS;
 
 /** Failure reasons listed in a summary, the most frequent first. */
 export const MAX_LISTED_REASONS = 20;
@@ -164,7 +173,7 @@ interface DetailLevel {
   reasons: number;
 }
 
-/** Tried in order until the summary fits in MAX_RESULT_CHARS. */
+/** Tried in order until the summary fits in MAX_STRUCTURED_CHARS. */
 const DETAIL_LEVELS: readonly DetailLevel[] = [
   { items: MAX_LISTED_ITEMS, examplesPerReason: MAX_EXAMPLES_PER_REASON, reasons: MAX_LISTED_REASONS },
   { items: MAX_LISTED_ITEMS, examplesPerReason: 2, reasons: MAX_LISTED_REASONS },
@@ -261,7 +270,7 @@ export class UploadSummaryBuilder {
     const reasons = [...this.reasons.values()].sort((a, b) => b.count - a.count);
     for (const level of DETAIL_LEVELS) {
       const summary = this.withDetail(base, reasons, level);
-      if (JSON.stringify(summary).length < MAX_RESULT_CHARS) {
+      if (JSON.stringify(summary).length < MAX_STRUCTURED_CHARS) {
         return summary;
       }
     }

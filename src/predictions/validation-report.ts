@@ -2,11 +2,11 @@
  * Validation results of many items folded into one report a model can act on: counts, findings
  * grouped by code with a few examples each, and a short list of items with the invalid ones
  * first. Like the upload summary it keeps only counters and capped lists, and its JSON stays
- * under MAX_RESULT_CHARS for any number of items.
+ * under MAX_STRUCTURED_CHARS for any number of items.
  */
 import { z } from 'zod';
 
-import { cutText, MAX_RESULT_CHARS } from './summary.js';
+import { cutText, MAX_STRUCTURED_CHARS } from './summary.js';
 import type { Finding, FindingSeverity, SourceEntry } from './types.js';
 import { validatePrediction, type ValidationResult } from './validation.js';
 
@@ -100,7 +100,7 @@ interface DetailLevel {
   findingsPerItem: number;
 }
 
-/** Tried in order until the report fits in MAX_RESULT_CHARS. */
+/** Tried in order until the report fits in MAX_STRUCTURED_CHARS. */
 const DETAIL_LEVELS: readonly DetailLevel[] = [
   { items: MAX_LISTED_VALIDATION_ITEMS, examplesPerCode: MAX_EXAMPLES_PER_CODE, codes: MAX_LISTED_CODES, findingsPerItem: MAX_FINDINGS_PER_VALIDATION_ITEM },
   { items: MAX_LISTED_VALIDATION_ITEMS, examplesPerCode: 2, codes: MAX_LISTED_CODES, findingsPerItem: 2 },
@@ -169,7 +169,7 @@ export class ValidationReportBuilder {
         items,
         itemsNotListed: total - items.length,
       };
-      if (JSON.stringify(report).length < MAX_RESULT_CHARS) {
+      if (JSON.stringify(report).length < MAX_STRUCTURED_CHARS) {
         break;
       }
     }
