@@ -851,6 +851,19 @@ describe('statistics', () => {
     expect(sandbox.stats.requestCount).toBe(25);
   });
 
+  it('counts token-only connections apart', async () => {
+    const authPool = track(new Pool(sandbox.url, { connections: 1 }));
+    const apiPool = track(new Pool(sandbox.url, { connections: 2 }));
+    const { access_token: token } = await fetchToken(sandbox, authPool);
+    sandbox.setLatency(300);
+
+    await Promise.all([getApi(sandbox, '/v2/datasets', token, apiPool), getApi(sandbox, '/v2/datasets', token, apiPool)]);
+
+    expect(sandbox.stats.peakConnections).toBe(3);
+    expect(sandbox.stats.peakApiConnections).toBe(2);
+    expect(sandbox.stats.openApiConnections).toBe(2);
+  });
+
   it('token requests stay out of request counts', async () => {
     await fetchToken(sandbox);
 

@@ -11,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type DatasetRequest, handleDatasetRequest, matchRoute, unknownRouteReply, type RouteMatch } from './dataset-routes.js';
 import { FaultPlan, type PlannedFault } from './faults.js';
 import { type BodyReadResult, type JsonParseResult, MAX_BODY_BYTES, type Reply, errorReply, isPlainObject, mediaType, parseJson, readBody, writeReply } from './http.js';
-import { StatsRecorder } from './stats.js';
+import { isDatasetApiRequest, StatsRecorder } from './stats.js';
 import { type NewDataset, SandboxStore } from './store.js';
 import { type TokenEndpointResult, describeTokenRequest, handleTokenRequest } from './token-route.js';
 import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, TokenStore } from './tokens.js';
@@ -55,6 +55,7 @@ export class KognicSandbox {
   private readonly recorder: StatsRecorder;
   private readonly sockets = new Set<Socket>();
   private readonly connectionIds = new WeakMap<Socket, number>();
+  private readonly apiSockets = new WeakSet<Socket>();
   private origin = '';
   private closing: Promise<void> | undefined;
 
@@ -214,7 +215,7 @@ export class KognicSandbox {
 
     socket.on('close', () => {
       this.sockets.delete(socket);
-      this.recorder.connectionClosed();
+      this.recorder.connectionClosed(this.apiSockets.has(socket));
     });
   }
 
@@ -237,6 +238,10 @@ export class KognicSandbox {
       ...(request.headers['user-agent'] === undefined ? {} : { userAgent: request.headers['user-agent'] }),
       ...(request.headers['content-type'] === undefined ? {} : { contentType: request.headers['content-type'] }),
     });
+    if (isDatasetApiRequest(record) && !this.apiSockets.has(socket)) {
+      this.apiSockets.add(socket);
+      this.recorder.apiConnectionUsed();
+    }
 
     const exchange: Exchange = {
       request,

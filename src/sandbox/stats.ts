@@ -11,6 +11,8 @@ export class StatsRecorder {
     peakInFlight: 0,
     openConnections: 0,
     peakConnections: 0,
+    openApiConnections: 0,
+    peakApiConnections: 0,
     totalConnections: 0,
     requestCount: 0,
     tokenRequests: [],
@@ -33,9 +35,19 @@ export class StatsRecorder {
     return this.nextConnectionId++;
   }
 
-  connectionClosed(): void {
+  /** Counts a connection closing; `carriedApiRequests` tells whether apiConnectionUsed was called for it. */
+  connectionClosed(carriedApiRequests: boolean): void {
     this.stats.openConnections -= 1;
+    if (carriedApiRequests) {
+      this.stats.openApiConnections -= 1;
+    }
     this.stats.connectionsClosedAt.push(Date.now());
+  }
+
+  /** Counts a connection as a dataset-API connection; call it once, on its first dataset-API request. */
+  apiConnectionUsed(): void {
+    this.stats.openApiConnections += 1;
+    this.stats.peakApiConnections = Math.max(this.stats.peakApiConnections, this.stats.openApiConnections);
   }
 
   /**
@@ -76,10 +88,11 @@ export class StatsRecorder {
     this.stats.totalConnections = 0;
     this.stats.peakInFlight = this.stats.inFlight;
     this.stats.peakConnections = this.stats.openConnections;
+    this.stats.peakApiConnections = this.stats.openApiConnections;
   }
 }
 
 /** Returns whether a request belongs to the dataset API: every route but the token route, unknown paths included. */
-function isDatasetApiRequest(record: RecordedRequest): boolean {
+export function isDatasetApiRequest(record: RecordedRequest): boolean {
   return record.route !== 'token';
 }

@@ -84,6 +84,14 @@ export interface SandboxStats {
   openConnections: number;
   /** Max number of simultaneously open TCP connections (all routes). */
   peakConnections: number;
+  /**
+   * Open connections that have carried at least one dataset-API request. Kognic serves the auth
+   * server and the dataset API on different hosts, so the dataset API's limit of 10 concurrent
+   * connections is checked against this count, not against connections used only for tokens.
+   */
+  openApiConnections: number;
+  /** Max of `openApiConnections` since start or the last `resetStats()`. */
+  peakApiConnections: number;
   /** TCP connections accepted since start or the last `resetStats()`. */
   totalConnections: number;
   /** Dataset-API requests (every route except the token route) since start or `resetStats()`. */
