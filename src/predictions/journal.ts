@@ -6,7 +6,7 @@
  */
 import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import type { Logger } from '../log.js';
@@ -42,7 +42,7 @@ const UNKNOWN_MARKER = 'U';
  */
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   const xdgStateHome = env.XDG_STATE_HOME;
-  if (xdgStateHome !== undefined && xdgStateHome.startsWith('/')) {
+  if (xdgStateHome !== undefined && isAbsolute(xdgStateHome)) {
     return join(xdgStateHome, 'kognic-dataset-mcp');
   }
   return join(env.HOME ?? homedir(), '.local', 'state', 'kognic-dataset-mcp');
