@@ -1,7 +1,8 @@
 /**
- * The first thing to run after install: starts the built server with --sandbox over stdio, the
- * way an MCP host would, and walks through the tools with the SDK client: list datasets, create
- * a prediction group, validate and upload the predictions in examples/, and print the summary.
+ * Starts the built server with --sandbox over stdio, the way an MCP host would, and walks through
+ * the tools with the SDK client. It lists datasets, creates a prediction group, validates and
+ * uploads the predictions in examples/, and prints the summary. It is the first command to run
+ * after install.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';

@@ -56,7 +56,7 @@ function forwardLogsToClient(server: McpServer, loggerRoot: LoggerRoot): () => v
   });
 }
 
-/** Lets the context ask the client for its roots, caching the answer until the client says they changed. */
+/** Lets the context request the client's roots, caching the list until the client reports a change. */
 function provideClientRoots(server: McpServer, context: ServerContext): void {
   let cached: Promise<string[] | undefined> | undefined;
 

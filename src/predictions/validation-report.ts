@@ -141,7 +141,12 @@ export class ValidationReportBuilder {
       warningCount: result.warningCount,
       findings: result.findings.slice(0, MAX_FINDINGS_PER_VALIDATION_ITEM).map(compactFinding),
     };
-    const list = !result.valid ? this.listed.invalid : result.warningCount > 0 ? this.listed.warned : this.listed.clean;
+    let list = this.listed.clean;
+    if (!result.valid) {
+      list = this.listed.invalid;
+    } else if (result.warningCount > 0) {
+      list = this.listed.warned;
+    }
     if (list.length < MAX_LISTED_VALIDATION_ITEMS) {
       list.push(item);
     }
@@ -155,8 +160,10 @@ export class ValidationReportBuilder {
 
   build(): ValidationReport {
     const total = this.counts.valid + this.counts.validWithWarnings + this.counts.invalid;
+    // Errors before warnings, then the codes that affect the most items first.
+    const severityRank = (group: FindingGroup): number => (group.severity === 'error' ? 0 : 1);
     const groups = [...this.groups.values()].sort(
-      (a, b) => (a.severity === b.severity ? b.itemCount - a.itemCount : a.severity === 'error' ? -1 : 1),
+      (a, b) => severityRank(a) - severityRank(b) || b.itemCount - a.itemCount,
     );
     const allItems = [...this.listed.invalid, ...this.listed.warned, ...this.listed.clean];
 

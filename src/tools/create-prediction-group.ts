@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defineTool } from './define.js';
 import { arrayInput, uuidInput } from './input.js';
 
-/** Longest group name accepted here. NOTE: the API's own limit is not documented; this is a guard against accidents. */
+/** Maximum group name length accepted here. NOTE: the API's own limit is not documented, so this only guards against accidents. */
 export const MAX_GROUP_NAME_LENGTH = 200;
 export const MAX_GROUP_DESCRIPTION_LENGTH = 2_000;
 

@@ -1,5 +1,5 @@
 /**
- * The one way tools are declared and registered: a definition holds the name, the texts, the
+ * The one way tools are declared and registered: a definition contains the name, the texts, the
  * schemas, the annotations and a handler that returns structured data plus a short text. Errors
  * thrown by a handler become an `isError` result here, with secrets removed.
  */

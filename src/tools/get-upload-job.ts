@@ -12,7 +12,7 @@ import { MAX_WAIT_SECONDS } from './upload-predictions.js';
 
 export const jobIdInput = z.string().trim().min(1, { error: 'must not be empty' }).describe('The jobId an upload_predictions result returned.');
 
-/** Returns the job, or throws an error that says where its report is when the id is unknown. */
+/** Returns the job, or throws an error that names the report folder when the id is unknown. */
 export function findJob(jobs: UploadJobs, jobId: string, stateDir: string): Upload {
   const upload = jobs.get(jobId);
   if (upload === undefined) {
