@@ -1,0 +1,99 @@
+/**
+ * Validation: `validatePrediction` in this process, on valid 2D-box predictions of about 5 KB and
+ * 1 MB, given as a parsed object (as a JSONL line or an inline object reaches it) and as JSON
+ * text (as an inline string reaches it).
+ */
+import { validatePrediction } from '../src/predictions/validation.js';
+import { makeBoxPrediction, sceneUuidFor } from '../test/helpers/predictions.js';
+import type { BenchContext } from './context.js';
+import { type BenchmarkResult, checkAtMost, formatNumber, type Metric, type TargetCheck } from './report.js';
+import { median, spreadOf } from './statistics.js';
+
+interface PredictionCase {
+  predictionBytes: number;
+  /** Predictions validated per timed round. */
+  itemsPerRound: number;
+}
+
+const CASES: PredictionCase[] = [
+  { predictionBytes: 5_000, itemsPerRound: 2_000 },
+  { predictionBytes: 1_000_000, itemsPerRound: 10 },
+];
+
+const FULL_ROUNDS = 7;
+const QUICK_ROUNDS = 3;
+
+/** The target for the median time of one 1 MB prediction. */
+const MAX_LARGE_PREDICTION_MS = 20;
+const LARGE_PREDICTION_BYTES = 1_000_000;
+
+type InputForm = 'object' | 'JSON text';
+const INPUT_FORMS: InputForm[] = ['object', 'JSON text'];
+
+export async function runValidationBenchmark(context: BenchContext): Promise<BenchmarkResult> {
+  const roundCount = context.quick ? QUICK_ROUNDS : FULL_ROUNDS;
+  const sceneUuid = sceneUuidFor(1);
+  const metrics: Metric[] = [];
+  const checks: TargetCheck[] = [];
+
+  // The first call compiles the OpenLABEL schema; it is timed on its own and kept out of the rounds.
+  const firstCallStartedAt = performance.now();
+  validatePrediction({ sceneUuid, openlabel: makeBoxPrediction() });
+  const firstCallMs = performance.now() - firstCallStartedAt;
+
+  for (const { predictionBytes, itemsPerRound } of CASES) {
+    const document = makeBoxPrediction({ padToBytes: predictionBytes });
+    const text = JSON.stringify(document);
+    const size = `${formatNumber(text.length / 1000)} KB`;
+
+    for (const form of INPUT_FORMS) {
+      const input = form === 'object' ? document : text;
+      context.progress(`validation: ${size} ${form}, ${roundCount} rounds of ${itemsPerRound}`);
+
+      const itemsPerSecond: number[] = [];
+      const itemMs: number[] = [];
+      for (let round = 0; round < roundCount; round++) {
+        const roundStartedAt = performance.now();
+        for (let item = 0; item < itemsPerRound; item++) {
+          const startedAt = performance.now();
+          const result = validatePrediction({ sceneUuid, openlabel: input });
+          itemMs.push(performance.now() - startedAt);
+          if (!result.valid) {
+            throw new Error(`The ${size} benchmark prediction is invalid: ${JSON.stringify(result.findings.slice(0, 3))}`);
+          }
+        }
+        itemsPerSecond.push(itemsPerRound / ((performance.now() - roundStartedAt) / 1000));
+      }
+
+      const at = `${size}, ${form}`;
+      metrics.push(
+        { label: `predictions per second, ${at}`, unit: 'items/s', spread: spreadOf(itemsPerSecond) },
+        { label: `MB per second, ${at}`, unit: 'MB/s', spread: spreadOf(itemsPerSecond.map((rate) => (rate * text.length) / 1e6)) },
+        { label: `time per prediction, ${at}`, unit: 'ms', spread: spreadOf(itemMs) },
+      );
+      if (predictionBytes === LARGE_PREDICTION_BYTES) {
+        checks.push(checkAtMost(`median time to validate one ${size} prediction given as ${form}`, median(itemMs), MAX_LARGE_PREDICTION_MS, 'ms'));
+      }
+    }
+  }
+
+  metrics.push({ label: 'first call of the process (compiles the schema)', unit: 'ms', spread: spreadOf([firstCallMs]) });
+
+  return {
+    name: 'validation',
+    title: 'validatePrediction on valid 2D-box predictions',
+    settings: [
+      CASES.map((entry) => `${entry.itemsPerRound.toLocaleString('en-US')} predictions of about ${entry.predictionBytes.toLocaleString('en-US')} bytes`).join(' and ') +
+        ' per round',
+      `${roundCount} rounds per size and input form`,
+      'runs in the benchmark process from src/ through tsx',
+    ],
+    metrics,
+    checks,
+    notes: [
+      '"time per prediction" is the median over every single call of every round; the rates are medians over rounds.',
+      'The JSON text form includes JSON.parse of the text; the object form includes JSON.stringify for the request body.',
+    ],
+    profiles: [],
+  };
+}
