@@ -10,6 +10,7 @@ import path from 'node:path';
 import { MAX_UPLOAD_CONNECTIONS } from '../src/predictions/uploader.js';
 import { KognicSandbox } from '../src/sandbox/index.js';
 import type { BenchContext } from './context.js';
+import { type FloorResult, measureHttpFloor } from './http-floor.js';
 import { writePredictionFile } from './prediction-file.js';
 import { type BenchmarkResult, checkAtMost, formatNumber, type Metric } from './report.js';
 import { describeRunCount, spreadOf } from './statistics.js';
@@ -37,7 +38,7 @@ export async function runThroughputBenchmark(context: BenchContext): Promise<Ben
   const peakInFlightByRun: number[] = [];
 
   for (const latencyMs of settings.latenciesMs) {
-    const runs = await measureLatency(latencyMs, settings, context);
+    const { runs, floor } = await measureLatency(latencyMs, settings, context);
     const boundMs = Math.ceil(itemCount / MAX_UPLOAD_CONNECTIONS) * latencyMs;
     const at = `L = ${latencyMs} ms`;
 
@@ -46,9 +47,11 @@ export async function runThroughputBenchmark(context: BenchContext): Promise<Ben
       { label: `wall time / bound, ${at}`, unit: 'ratio', spread: spreadOf(ratios) },
       { label: `wall time, ${at} (bound ${formatNumber(boundMs / 1000)} s)`, unit: 's', spread: spreadOf(runs.map((run) => run.wallMs / 1000)) },
       { label: `upload durationMs / bound, ${at}`, unit: 'ratio', spread: spreadOf(runs.map((run) => run.serverDurationMs / boundMs)) },
+      { label: `HTTP client alone / bound, ${at}`, unit: 'ratio', spread: spreadOf([floor.wallMs / boundMs]) },
       { label: `items per second, ${at}`, unit: 'items/s', spread: spreadOf(runs.map((run) => itemCount / (run.wallMs / 1000))) },
       { label: `server CPU per item, ${at}`, unit: 'ms', spread: spreadOf(runs.map((run) => run.serverCpuMs / itemCount)) },
       { label: `sandbox + client CPU per item, ${at}`, unit: 'ms', spread: spreadOf(runs.map((run) => run.benchCpuMs / itemCount)) },
+      { label: `HTTP client alone, CPU per item, ${at}`, unit: 'ms', spread: spreadOf([floor.cpuMs / itemCount]) },
       { label: `peak requests in flight, ${at}`, unit: 'requests', spread: spreadOf(runs.map((run) => run.peakInFlight)) },
       { label: `peak open connections, ${at}`, unit: 'connections', spread: spreadOf(runs.map((run) => run.peakConnections)) },
     );
@@ -81,6 +84,8 @@ export async function runThroughputBenchmark(context: BenchContext): Promise<Ben
       ...(context.profileRoot === undefined ? [] : [PROFILED_RUN_NOTE]),
       'Wall time runs from the upload_predictions call to the summary that reports the end, so it includes counting the ' +
         'file\'s lines and the MCP round trips; the upload\'s own durationMs leaves those out.',
+      '"HTTP client alone" is one run of the project\'s KognicHttpClient in a child process, posting the same bodies ' +
+        'with the same connection limit and nothing else: it is the floor that the sandbox, loopback TCP and the client set.',
       'The sandbox runs inside the benchmark process and the server in a child process, so both compete for the same CPUs; ' +
         '"sandbox + client CPU" is the benchmark process\'s share.',
     ],
@@ -88,8 +93,15 @@ export async function runThroughputBenchmark(context: BenchContext): Promise<Ben
   };
 }
 
-/** Runs the uploads of one latency against a sandbox of its own, then deletes the prediction file. */
-async function measureLatency(latencyMs: number, settings: ThroughputSettings, context: BenchContext): Promise<UploadRunResult[]> {
+/**
+ * Runs the uploads of one latency and one run of the HTTP client alone against a sandbox of their
+ * own, then deletes the prediction file.
+ */
+async function measureLatency(
+  latencyMs: number,
+  settings: ThroughputSettings,
+  context: BenchContext,
+): Promise<{ runs: UploadRunResult[]; floor: FloorResult }> {
   const sandbox = await KognicSandbox.start({ latencyMs, seed: false, keepPredictionContent: false, recordRequests: false });
   const file = path.join(context.tempRoot, `throughput-${latencyMs}ms.jsonl`);
 
@@ -109,7 +121,15 @@ async function measureLatency(latencyMs: number, settings: ThroughputSettings, c
       context.progress(`throughput: ${label}: ${formatNumber(result.wallMs / 1000)} s, peak in flight ${result.peakInFlight}`);
       runs.push(result);
     }
-    return runs;
+
+    context.progress(`throughput: L = ${latencyMs} ms, HTTP client alone`);
+    const floorGroupUuid = sandbox.addPredictionGroup(dataset.uuid, `bench floor ${latencyMs} ms`);
+    const floor = await measureHttpFloor(sandbox.url, floorGroupUuid, file);
+    if (floor.created !== settings.itemCount) {
+      throw new Error(`The HTTP client alone created ${floor.created} of ${settings.itemCount} predictions.`);
+    }
+    context.progress(`throughput: L = ${latencyMs} ms, HTTP client alone: ${formatNumber(floor.wallMs / 1000)} s`);
+    return { runs, floor };
   } finally {
     await sandbox.close();
     await rm(file, { force: true });
