@@ -4,6 +4,7 @@
  * `maxConnections` requests in flight. Every item ends with a known outcome in the journal, the
  * report file and the summary.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import pLimit, { type LimitFunction } from 'p-limit';
@@ -154,6 +155,11 @@ export class Upload {
     this.jobId = request.jobId;
     this.groupUuid = request.groupUuid;
     this.maxConnections = maxConnections;
+    // Each read item waiting out a backoff or a 429 pause listens on the stop signal, and each
+    // request in flight on the request signal. Node warns of a leak above 10 listeners, which a
+    // 429 pause with all connections busy exceeds.
+    const maxSignalListeners = maxConnections * READ_AHEAD_ITEMS_PER_CONNECTION + 2;
+    setMaxListeners(maxSignalListeners, this.stopController.signal, this.requestController.signal);
     this.limits = { ...DEFAULT_RETRY_LIMITS, ...deps.retryLimits };
     this.logger = deps.logger.child({ jobId: request.jobId, group: request.groupUuid });
     this.limit = pLimit({ concurrency: maxConnections, rejectOnClear: true });
