@@ -142,6 +142,35 @@ describe('upload_predictions after a 429', () => {
     expect(gap).toBeLessThan(500 + LATE_SLACK_MS);
   });
 
+  it('pauses every item without warnings', { timeout: 60_000 }, async () => {
+    harness = await startHarness({ sandbox: { latencyMs: 200 } });
+    const target = addUploadTarget(harness.sandbox, 60);
+    const rateLimited = Array.from({ length: 10 }, () => ({ status: 429, headers: { 'retry-after': '1' } }));
+    harness.sandbox.enqueueResponses('createPrediction', ...rateLimited);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+
+    try {
+      const summary = summaryOf(
+        await harness.call('upload_predictions', { predictionGroupUuid: target.groupUuid, predictions: inlinePredictions(target.sceneUuids) }),
+      );
+      const requests = predictionRequests(harness.sandbox);
+      const firstAnswer = Math.min(...requests.filter((request) => request.status === 429).map((request) => request.finishedAt ?? Infinity));
+      const duringPause = requests.filter((request) => request.receivedAt > firstAnswer + 100 && request.receivedAt < firstAnswer + 1_000 - EARLY_SLACK_MS);
+
+      expect(summary.counts.created).toBe(60);
+      expect(duringPause).toHaveLength(0);
+      expect(harness.sandbox.stats.peakInFlight).toBeLessThanOrEqual(10);
+      // Up to 40 read items wait out the pause, each listening on the upload's stop signal.
+      expect(warnings.map((warning) => warning.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('gives up on endless 429', { timeout: 60_000 }, async () => {
     harness = await startHarness({ context: { uploadRetryLimits: { backoffBaseMs: 100, backoffMaxMs: 400 } } });
     harness.sandbox.setAlwaysResponse('createPrediction', { status: 429, body: { message: 'slow down' } });
