@@ -1,0 +1,115 @@
+/**
+ * A crash in the middle of an upload: the built server (dist/cli.js), spawned over stdio as a
+ * host spawns it, is killed with SIGKILL; a new server with the same state folder reruns the
+ * upload. No scene may get two predictions. `npm test` builds dist/ before the suite runs.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { UploadSummary } from '../src/predictions/summary.js';
+import { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../src/sandbox/index.js';
+import { addUploadTarget, makeTempDir, readReport, summaryOf, waitFor, writeSceneFiles, type UploadTarget } from './helpers/upload-tools.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
+
+const SCENE_COUNT = 300;
+
+/** Predictions created before the kill: about a third of the upload. */
+const CREATED_BEFORE_KILL = 100;
+
+interface SpawnedServer {
+  client: Client;
+  transport: StdioClientTransport;
+  stderr: () => string;
+}
+
+async function spawnServer(env: Record<string, string>, args: string[]): Promise<SpawnedServer> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, ...args], env, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const client = new Client({ name: 'upload-crash-test', version: '0' });
+  await client.connect(transport);
+  return { client, transport, stderr: () => stderr };
+}
+
+describe('upload after a server crash', () => {
+  let sandbox: KognicSandbox;
+  let target: UploadTarget;
+  let root: string;
+  let env: Record<string, string>;
+  let serverArgs: string[];
+  let createdBeforeRerun: number;
+  let rerun: UploadSummary;
+  let firstCallError: unknown;
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) {
+      throw new Error(`${CLI} is missing: run npm run build first (npm test does).`);
+    }
+
+    sandbox = await KognicSandbox.start({ latencyMs: 50 });
+    target = addUploadTarget(sandbox, SCENE_COUNT);
+    root = makeTempDir('upload-crash-root-');
+    writeSceneFiles(root, target.sceneUuids);
+    serverArgs = ['--state-dir', makeTempDir('upload-crash-state-'), '--root', root, '--log-level', 'warning'];
+    env = {
+      PATH: process.env.PATH ?? '',
+      KOGNIC_DATASET_URL: sandbox.url,
+      KOGNIC_AUTH_URL: sandbox.url,
+      KOGNIC_CLIENT_ID: SANDBOX_CLIENT_ID,
+      KOGNIC_CLIENT_SECRET: SANDBOX_CLIENT_SECRET,
+      XDG_CONFIG_HOME: '/nonexistent-config',
+    };
+    const uploadArgs = { predictionGroupUuid: target.groupUuid, paths: [root], waitSeconds: 55 };
+
+    const first = await spawnServer(env, serverArgs);
+    const firstCall = first.client.callTool({ name: 'upload_predictions', arguments: uploadArgs }, undefined, { timeout: 120_000 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await waitFor(() => sandbox.predictions(target.groupUuid).length >= CREATED_BEFORE_KILL, `${CREATED_BEFORE_KILL} predictions exist`);
+    process.kill(first.transport.pid as number, 'SIGKILL');
+    firstCallError = await firstCall;
+    await first.client.close();
+    // The kernel closes the dead server's sockets; wait until the sandbox has seen every close.
+    await waitFor(() => sandbox.stats.inFlight === 0 && sandbox.stats.openConnections === 0, 'the killed server is disconnected');
+    await sleep(100);
+    createdBeforeRerun = sandbox.predictions(target.groupUuid).length;
+
+    const second = await spawnServer(env, serverArgs);
+    rerun = summaryOf((await second.client.callTool({ name: 'upload_predictions', arguments: uploadArgs }, undefined, { timeout: 120_000 })) as never);
+    await second.client.close();
+  }, 120_000);
+
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it('was killed mid-upload', () => {
+    expect(firstCallError).toBeInstanceOf(Error);
+    expect(createdBeforeRerun).toBeGreaterThanOrEqual(CREATED_BEFORE_KILL);
+    expect(createdBeforeRerun).toBeLessThan(SCENE_COUNT);
+  });
+
+  it('reruns without duplicates', () => {
+    const counts = sandbox.predictionCountByScene(target.groupUuid);
+    const unknownScenes = new Set(readReport(rerun.reportPath).filter((line) => line.outcome === 'unknown').map((line) => line.sceneUuid));
+    const withoutOne = target.sceneUuids.filter((scene) => counts.get(scene) !== 1 && !unknownScenes.has(scene));
+
+    expect(rerun.status).toBe('completed');
+    expect(rerun.counts.total).toBe(SCENE_COUNT);
+    expect(rerun.counts.skipped + rerun.counts.created + rerun.counts.unknown).toBe(SCENE_COUNT);
+    expect(rerun.counts.skipped).toBeGreaterThanOrEqual(CREATED_BEFORE_KILL - 10);
+    expect(Math.max(...counts.values())).toBe(1);
+    expect(withoutOne).toEqual([]);
+    expect(sandbox.predictions(target.groupUuid)).toHaveLength(createdBeforeRerun + rerun.counts.created);
+  });
+});
