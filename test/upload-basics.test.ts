@@ -41,7 +41,8 @@ describe('upload_predictions from a folder', () => {
     const root = makeTempDir('upload-basics-');
     sandbox = await KognicSandbox.start({ latencyMs: 50 });
     counter = await ConnectionCounter.start(sandbox.url);
-    // Dataset requests go through the counter; token requests go to the sandbox directly.
+    // Dataset requests go through the counter and token requests straight to the sandbox, because
+    // the auth server is a separate host in production.
     harness = await startHarness({ existingSandbox: sandbox, config: { roots: [root], datasetUrl: counter.url } });
     const target = addUploadTarget(sandbox, 500);
     // 400 single-prediction files and one JSONL file with the other 100.

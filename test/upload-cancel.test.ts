@@ -42,7 +42,7 @@ interface CancelledRun {
   inFlightAtCancel: RecordedRequest[];
 }
 
-/** Checks the sandbox after a cancel; each check is its own expect. */
+/** Checks the sandbox after a cancel, with one expect per condition. */
 function expectStoppedAtCancel(run: CancelledRun): void {
   const requests = predictionRequests(run.harness.sandbox);
   const lateRequests = requests.filter((request) => request.receivedAt > run.cancelledAt + NO_NEW_REQUEST_AFTER_MS);
@@ -57,7 +57,7 @@ function expectStoppedAtCancel(run: CancelledRun): void {
   expect(run.harness.sandbox.predictions(run.target.groupUuid)).toHaveLength(0);
 }
 
-/** Checks that list_datasets answers at once, then reruns the upload with a fast sandbox. */
+/** Checks that list_datasets returns within 500 ms, then reruns the upload with a fast sandbox. */
 async function expectResponsiveAndResumable(run: CancelledRun): Promise<void> {
   const listStartedAt = Date.now();
   const listed = await run.harness.call('list_datasets', { limit: 1 });
@@ -75,7 +75,7 @@ async function expectResponsiveAndResumable(run: CancelledRun): Promise<void> {
   );
   const perScene = [...run.harness.sandbox.predictionCountByScene(run.target.groupUuid).values()];
 
-  // The 10 items that were in flight may exist as far as the server knows, so they are held back.
+  // The server cannot tell whether the 10 items in flight at the cancel were created, so it holds them back.
   expect(rerun.status).toBe('completed');
   expect(rerun.counts.created).toBe(90);
   expect(rerun.counts.unknown).toBe(10);

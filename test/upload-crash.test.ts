@@ -1,6 +1,6 @@
 /**
- * A crash in the middle of an upload: the built server (dist/cli.js), spawned over stdio as a
- * host spawns it, is killed with SIGKILL; a new server with the same state folder reruns the
+ * A crash in the middle of an upload. The built server (dist/cli.js), spawned over stdio as a
+ * host spawns it, is killed with SIGKILL, and a new server with the same state folder reruns the
  * upload. No scene may get two predictions. `npm test` builds dist/ before the suite runs.
  */
 import { existsSync } from 'node:fs';
@@ -79,7 +79,7 @@ describe('upload after a server crash', () => {
     process.kill(first.transport.pid as number, 'SIGKILL');
     firstCallError = await firstCall;
     await first.client.close();
-    // The kernel closes the dead server's sockets; wait until the sandbox has seen every close.
+    // The kernel closes the dead server's sockets, and the sandbox must count every close first.
     await waitFor(() => sandbox.stats.inFlight === 0 && sandbox.stats.openConnections === 0, 'the killed server is disconnected');
     await sleep(100);
     createdBeforeRerun = sandbox.predictions(target.groupUuid).length;

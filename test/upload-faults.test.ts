@@ -86,7 +86,7 @@ describe('upload_predictions after a 429', () => {
     harness = undefined;
   });
 
-  /** Uploads one item whose first answer is a 429 with `retryAfter`; returns the wait before its retry. */
+  /** Uploads one item whose first response is a 429 with `retryAfter`, and returns the wait before its retry. */
   async function waitAfterRateLimit(retryAfter: string | undefined): Promise<number> {
     harness = await startHarness({ context: { uploadRetryLimits: SHORT_BACKOFF } });
     const target = addUploadTarget(harness.sandbox, 1);
@@ -188,7 +188,7 @@ describe('upload_predictions after a 429', () => {
     expect(reason?.reason).toBe('rate_limited');
     expect(reason?.count).toBe(5);
     expect(reason?.examples[0]?.httpStatus).toBe(429);
-    // The default limit: 8 attempts per item, each answered with 429.
+    // The default limit: 8 attempts per item, each getting a 429 response.
     expect(reason?.examples[0]?.attempts).toBe(8);
     expect(predictionRequests(harness.sandbox)).toHaveLength(5 * 8);
     // Each item waits at most 7 backoffs of 400 ms, and a 429 pauses every item at once.

@@ -107,7 +107,7 @@ describe('upload_predictions with bad paths', () => {
 
     expect(line?.outcome).toBe('invalid');
     expect(line?.reason).toBe('path_outside_roots');
-    // The message names the resolved path; the source keeps the path as given.
+    // The message names the resolved path, and the source keeps the path as given.
     expect(line?.error).toContain(paths.outside);
   });
 

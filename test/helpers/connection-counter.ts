@@ -1,8 +1,8 @@
 /**
  * A TCP relay on 127.0.0.1 that counts the connections passing through it. Tests point the
- * dataset API URL at it and the auth URL straight at the sandbox, as the real hosts are
- * separate, so its peak counts dataset-API connections only. The sandbox's own
- * `peakConnections` also counts the token connection.
+ * dataset API URL at it and the auth URL straight at the sandbox, because the two are separate
+ * hosts in production. Its peak then counts dataset-API connections only, while the sandbox's
+ * own `peakConnections` also counts the connection of the token requests.
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 
@@ -49,8 +49,8 @@ export class ConnectionCounter {
     client.pipe(upstream);
     upstream.pipe(client);
 
-    // A client close aborts the sandbox's side at once, so the sandbox sees client aborts as
-    // without the relay. A sandbox close ends the client's side after the data already relayed.
+    // A client close aborts the sandbox's side at once, so the sandbox records client aborts as
+    // it does without the relay. A sandbox close ends the client's side after the data already relayed.
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
     client.on('close', () => {

@@ -1,7 +1,7 @@
 /**
- * Helpers for tests that drive the upload tools through the MCP client: a dataset and group in
- * the sandbox, prediction files in a temporary root, the summary and report of a call, and a tap
- * on the messages the client receives.
+ * Helpers for tests that drive the upload tools through the MCP client. They add a dataset and
+ * group to the sandbox, write prediction files, read the summary and report of a call, and
+ * record the messages the client receives.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +72,7 @@ export function writeJsonlFile(file: string, scenes: readonly string[], document
   return file;
 }
 
-/** The inline `predictions` argument for one valid box prediction per scene. */
+/** Builds the inline `predictions` argument: one valid box prediction per scene. */
 export function inlinePredictions(scenes: readonly string[]): Array<{ sceneUuid: string; openlabel: unknown }> {
   return scenes.map((sceneUuid) => ({ sceneUuid, openlabel: makeBoxPrediction() }));
 }
@@ -82,7 +82,7 @@ export function predictionRequests(sandbox: KognicSandbox): RecordedRequest[] {
   return sandbox.requests.filter((request) => request.route === 'createPrediction');
 }
 
-/** Polls `condition` every 10 ms until it holds; throws after `timeoutMs`. */
+/** Polls `condition` every 10 ms until it holds, and throws after `timeoutMs`. */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
