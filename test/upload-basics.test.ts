@@ -17,6 +17,7 @@ import {
   predictionRequests,
   progressNotifications,
   readReport,
+  removeTempDirs,
   summaryOf,
   tapIncomingMessages,
   writeJsonlFile,
@@ -32,6 +33,7 @@ describe('upload_predictions from a folder', () => {
     await harness?.close();
     await counter?.close();
     await sandbox?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
     counter = undefined;
     sandbox = undefined;
@@ -89,6 +91,7 @@ describe('upload_predictions progress', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 
@@ -133,6 +136,7 @@ describe('upload_predictions wait budget', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 

@@ -17,9 +17,10 @@ import {
   inlinePredictions,
   predictionRequests,
   readReport,
+  removeTempDirs,
   summaryOf,
-  waitFor,
   type UploadTarget,
+  waitFor,
 } from './helpers/upload-tools.js';
 
 /** Latency of the prediction route: every request is still in flight when the test cancels. */
@@ -89,6 +90,7 @@ describe('upload_predictions cancelled by the client', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 
@@ -136,6 +138,7 @@ describe('cancel_upload_job', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 

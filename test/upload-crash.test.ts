@@ -14,7 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { UploadSummary } from '../src/predictions/summary.js';
 import { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../src/sandbox/index.js';
-import { addUploadTarget, makeTempDir, readReport, summaryOf, waitFor, writeSceneFiles, type UploadTarget } from './helpers/upload-tools.js';
+import {
+  addUploadTarget,
+  makeTempDir,
+  readReport,
+  removeTempDirs,
+  summaryOf,
+  type UploadTarget,
+  waitFor,
+  writeSceneFiles,
+} from './helpers/upload-tools.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 
@@ -91,6 +100,7 @@ describe('upload after a server crash', () => {
 
   afterAll(async () => {
     await sandbox?.close();
+    removeTempDirs();
   });
 
   it('was killed mid-upload', () => {

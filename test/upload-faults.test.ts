@@ -7,7 +7,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RetryLimits } from '../src/predictions/uploader.js';
 import type { RecordedRequest } from '../src/sandbox/types.js';
 import { startHarness, type Harness } from './helpers/mcp-harness.js';
-import { addUploadTarget, inlinePredictions, predictionRequests, summaryOf, waitFor } from './helpers/upload-tools.js';
+import {
+  addUploadTarget,
+  inlinePredictions,
+  predictionRequests,
+  removeTempDirs,
+  summaryOf,
+  waitFor,
+} from './helpers/upload-tools.js';
 
 /** Allowed early arrival against a requested delay, for timer and clock granularity. */
 const EARLY_SLACK_MS = 50;
@@ -35,6 +42,7 @@ describe('upload_predictions over unreliable sockets', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 
@@ -83,6 +91,7 @@ describe('upload_predictions after a 429', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 
@@ -221,6 +230,7 @@ describe('upload_predictions with a revoked token', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 

@@ -13,6 +13,7 @@ import {
   inlinePredictions,
   makeTempDir,
   predictionRequests,
+  removeTempDirs,
   summaryOf,
   writeJsonlFile,
 } from './helpers/upload-tools.js';
@@ -124,6 +125,7 @@ describe('upload_predictions with invalid items', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 
@@ -162,6 +164,7 @@ describe('upload_predictions arguments', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 
@@ -269,6 +272,7 @@ describe('upload_predictions result size', () => {
 
   afterEach(async () => {
     await harness?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
   });
 

@@ -15,10 +15,11 @@ import {
   makeTempDir,
   predictionRequests,
   readReport,
+  removeTempDirs,
   summaryOf,
+  type UploadTarget,
   writeJsonlFile,
   writeSceneFiles,
-  type UploadTarget,
 } from './helpers/upload-tools.js';
 
 describe('upload_predictions with bad paths', () => {
@@ -69,6 +70,7 @@ describe('upload_predictions with bad paths', () => {
 
   afterAll(async () => {
     await harness.close();
+    removeTempDirs(harness.stateDir);
   });
 
   function reportOf(source: string): ItemReport | undefined {

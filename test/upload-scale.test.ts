@@ -15,7 +15,14 @@ import type { UploadSummary } from '../src/predictions/summary.js';
 import { KognicSandbox } from '../src/sandbox/index.js';
 import { ConnectionCounter } from './helpers/connection-counter.js';
 import { startHarness, type Harness } from './helpers/mcp-harness.js';
-import { addUploadTarget, boxDocumentJson, makeTempDir, predictionRequests, summaryOf } from './helpers/upload-tools.js';
+import {
+  addUploadTarget,
+  boxDocumentJson,
+  makeTempDir,
+  predictionRequests,
+  removeTempDirs,
+  summaryOf,
+} from './helpers/upload-tools.js';
 
 const ITEM_COUNT = 20_000;
 
@@ -86,6 +93,7 @@ describe('upload_predictions at scale', () => {
     await harness?.close();
     await counter?.close();
     await sandbox?.close();
+    removeTempDirs(harness?.stateDir);
     harness = undefined;
     counter = undefined;
     sandbox = undefined;

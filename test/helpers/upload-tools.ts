@@ -3,7 +3,7 @@
  * group to the sandbox, write prediction files, read the summary and report of a call, and
  * record the messages the client receives.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,8 +47,23 @@ export function readReport(reportPath: string): Array<ItemReport & { index?: num
     .map((line) => JSON.parse(line) as ItemReport & { index?: number });
 }
 
+/** Folders made by makeTempDir and not yet removed. */
+const tempDirs: string[] = [];
+
+/** Makes a temporary folder that removeTempDirs deletes. */
 export function makeTempDir(prefix: string): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Deletes the folders made by makeTempDir so far, and `others` (such as a harness's state folder). */
+export function removeTempDirs(...others: Array<string | undefined>): void {
+  for (const dir of [...tempDirs.splice(0), ...others]) {
+    if (dir !== undefined) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 }
 
 /** JSON text of one valid box prediction, `{"openlabel": {...}}`. */
