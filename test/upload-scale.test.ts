@@ -13,7 +13,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import type { UploadSummary } from '../src/predictions/summary.js';
 import { KognicSandbox } from '../src/sandbox/index.js';
-import { ConnectionCounter } from './helpers/connection-counter.js';
 import { startHarness, type Harness } from './helpers/mcp-harness.js';
 import {
   addUploadTarget,
@@ -86,16 +85,13 @@ function sampleHeap(): { stop(): number } {
 
 describe('upload_predictions at scale', () => {
   let sandbox: KognicSandbox | undefined;
-  let counter: ConnectionCounter | undefined;
   let harness: Harness | undefined;
 
   afterEach(async () => {
     await harness?.close();
-    await counter?.close();
     await sandbox?.close();
     removeTempDirs(harness?.stateDir);
     harness = undefined;
-    counter = undefined;
     sandbox = undefined;
   });
 
@@ -104,8 +100,7 @@ describe('upload_predictions at scale', () => {
     const root = makeTempDir('upload-scale-');
     // The sandbox shares this process, so it keeps no prediction content that would count as server heap.
     sandbox = await KognicSandbox.start({ latencyMs: LATENCY_MS, keepPredictionContent: false });
-    counter = await ConnectionCounter.start(sandbox.url);
-    harness = await startHarness({ existingSandbox: sandbox, config: { roots: [root], datasetUrl: counter.url } });
+    harness = await startHarness({ existingSandbox: sandbox, config: { roots: [root] } });
     const target = addUploadTarget(sandbox, ITEM_COUNT);
     const file = path.join(root, 'predictions.jsonl');
     await writeLargeJsonl(file, target.sceneUuids);
@@ -132,7 +127,7 @@ describe('upload_predictions at scale', () => {
     expect(summary.counts.created).toBe(ITEM_COUNT);
     expect(summary.counts.total).toBe(ITEM_COUNT);
     expect(sandbox!.stats.peakInFlight).toBeLessThanOrEqual(10);
-    expect(counter!.peakConnections).toBeLessThanOrEqual(10);
+    expect(sandbox!.stats.peakApiConnections).toBeLessThanOrEqual(10);
     expect(requests).toHaveLength(ITEM_COUNT);
     expect((requests[0]?.receivedAt ?? Infinity) - calledAt).toBeLessThan(1_000);
     expect(heapGrowth, `heap growth of ${Math.round(heapGrowth / 1024 / 1024)} MB`).toBeLessThan(MAX_HEAP_GROWTH_BYTES);
@@ -148,6 +143,6 @@ describe('upload_predictions at scale', () => {
     expect(requests.filter((request) => request.status === 429)).toHaveLength(10);
     expect(requests).toHaveLength(ITEM_COUNT + 10);
     expect(sandbox!.stats.peakInFlight).toBeLessThanOrEqual(10);
-    expect(counter!.peakConnections).toBeLessThanOrEqual(10);
+    expect(sandbox!.stats.peakApiConnections).toBeLessThanOrEqual(10);
   });
 });
