@@ -13,7 +13,7 @@ const IDLE_NODE_NAME = '(idle)';
 
 export interface ProfileEntry {
   functionName: string;
-  /** `file:line`, relative to the repository when inside it; `(native)` for V8 built-ins. */
+  /** `file:line`, relative to the repository when inside it, or `(native)` for V8 built-ins. */
   location: string;
   selfMs: number;
   /** Share of the busy time, that is the sampled time without `(idle)`. */
@@ -21,7 +21,7 @@ export interface ProfileEntry {
 }
 
 export interface ProfileSummary {
-  /** Which run the profile belongs to, such as `L = 20 ms, run 1`. */
+  /** Name of the profiled run, such as `L = 20 ms, run 1`. */
   label: string;
   file: string;
   /** Time from the first to the last sample, in milliseconds. */
@@ -35,15 +35,15 @@ export interface ProfileSummary {
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
   samples: number[];
-  /** Microseconds between consecutive samples; the first entry is relative to `startTime`. */
+  /** Microseconds between consecutive samples. The first entry is relative to `startTime`. */
   timeDeltas: number[];
 }
 
-/** Returns the one `.cpuprofile` file in `folder`; the server writes it there when it exits. */
+/** Returns the one `.cpuprofile` file in `folder`, where the server writes it when it exits. */
 export async function findCpuProfile(folder: string): Promise<string> {
   const files = (await readdir(folder)).filter((name) => name.endsWith('.cpuprofile'));
   if (files.length !== 1) {
-    throw new Error(`Expected one .cpuprofile file in ${folder}, found ${files.length}; the server may not have exited cleanly.`);
+    throw new Error(`Expected one .cpuprofile file in ${folder}, found ${files.length}. The server may not have exited cleanly; check its stderr.`);
   }
   return path.join(folder, files[0]!);
 }

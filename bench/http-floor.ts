@@ -49,7 +49,7 @@ export async function measureHttpFloor(sandboxUrl: string, groupUuid: string, fi
   return JSON.parse(stdout) as FloorResult;
 }
 
-/** The child: reads every line before timing, then posts them all. */
+/** Reads every line before timing, then posts them all. Runs in the child. */
 async function postEveryPrediction(): Promise<FloorResult> {
   const sandboxUrl = requireEnvironment('BENCH_SANDBOX_URL');
   const groupUuid = requireEnvironment('BENCH_GROUP_UUID');
@@ -94,7 +94,7 @@ async function postEveryPrediction(): Promise<FloorResult> {
 function requireEnvironment(name: string): string {
   const value = process.env[name];
   if (value === undefined || value === '') {
-    throw new Error(`${name} is not set; this file runs as a child of the throughput benchmark.`);
+    throw new Error(`${name} is not set. This file runs as a child of the throughput benchmark: run npm run bench -- throughput.`);
   }
   return value;
 }

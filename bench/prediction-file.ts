@@ -28,7 +28,7 @@ export async function writePredictionFile(file: string, sceneUuids: readonly str
   return bytes;
 }
 
-/** Free bytes on the file system that holds `folder`, for an unprivileged user. */
+/** Free bytes on the file system that contains `folder`, for an unprivileged user. */
 export async function freeBytes(folder: string): Promise<number> {
   const stats = await statfs(folder);
   return stats.bavail * stats.bsize;

@@ -10,7 +10,7 @@ export const BENCHMARK_NAMES = ['throughput', 'memory', 'startup', 'validation']
 export type BenchmarkName = (typeof BENCHMARK_NAMES)[number];
 
 export interface Metric {
-  /** What was measured and under which conditions, such as `wall time / bound, L = 20 ms`. */
+  /** Quantity and conditions of the measurement, such as `wall time / bound, L = 20 ms`. */
   label: string;
   unit: string;
   spread: Spread;
@@ -21,7 +21,7 @@ export interface TargetCheck {
   target: string;
   measured: string;
   passed: boolean;
-  /** By how much the measurement misses the target; set only when it does. */
+  /** By how much the measurement misses the target, set only when it does. */
   miss?: string;
 }
 
@@ -33,7 +33,7 @@ export interface BenchmarkResult {
   metrics: Metric[];
   checks: TargetCheck[];
   notes: string[];
-  /** CPU profiles of the server, summarised; empty unless the run used --cpu-prof. */
+  /** CPU profiles of the server, summarised. Empty unless the run used --cpu-prof. */
   profiles: ProfileSummary[];
 }
 
@@ -73,7 +73,7 @@ export function formatMegabytes(bytes: number): string {
   return `${formatNumber(bytes / 1e6)} MB`;
 }
 
-/** Compares a median with an upper limit; `unit` follows the numbers in the text and may be empty. */
+/** Compares a median with an upper limit. `unit` follows the numbers in the text and may be empty. */
 export function checkAtMost(target: string, measured: number, limit: number, unit: string): TargetCheck {
   const withUnit = (value: number): string => (unit === '' ? formatNumber(value) : `${formatNumber(value)} ${unit}`);
 

@@ -57,7 +57,7 @@ function parseCommand(argv: string[]): Command | undefined {
 
   for (const name of positionals) {
     if (!(BENCHMARK_NAMES as readonly string[]).includes(name)) {
-      throw new Error(`Unknown benchmark "${name}"; pass any of ${BENCHMARK_NAMES.join(', ')}, or none for all.`);
+      throw new Error(`Unknown benchmark "${name}". Pass any of ${BENCHMARK_NAMES.join(', ')}, or none for all.`);
     }
   }
   const names = positionals.length === 0 ? [...BENCHMARK_NAMES] : BENCHMARK_NAMES.filter((name) => positionals.includes(name));

@@ -16,10 +16,10 @@ import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../src/sandbox/index.j
 
 export const SERVER_CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli.js');
 
-/** Characters of the child's stderr kept for error messages; older output is dropped. */
+/** Characters of the child's stderr kept for error messages. Older output is dropped. */
 const MAX_STDERR_TAIL_CHARS = 4_000;
 
-/** Clock ticks per second of utime and stime in /proc/<pid>/stat; read once from `getconf CLK_TCK`. */
+/** Clock ticks per second of utime and stime in /proc/<pid>/stat, read once from `getconf CLK_TCK`. */
 const CLOCK_TICKS_PER_SECOND = readClockTicksPerSecond();
 
 export interface ServerProcessOptions {
@@ -42,9 +42,12 @@ export interface ProcessMemory {
   peakRssBytes: number;
 }
 
-/** The end of the child's stderr, updated as output arrives. */
-interface StderrTail {
-  text: string;
+/** Output of the child so far, updated as it arrives. */
+interface ChildOutput {
+  /** The last MAX_STDERR_TAIL_CHARS characters of stderr. */
+  stderrTail: string;
+  /** `performance.now()` when the last JSON-RPC message arrived, before the SDK client handled it. */
+  lastMessageAt: number;
 }
 
 export class ServerProcess {
@@ -52,7 +55,7 @@ export class ServerProcess {
     readonly client: Client,
     private readonly transport: StdioClientTransport,
     readonly pid: number,
-    private readonly stderrTail: StderrTail,
+    private readonly output: ChildOutput,
   ) {}
 
   /** Spawns the built server and completes the MCP initialize handshake with it. */
@@ -81,10 +84,16 @@ export class ServerProcess {
     const client = new Client({ name: 'kognic-dataset-mcp-bench', version: '0' });
 
     // The stderr pipe must be read, or a chatty child would block once the pipe buffer is full.
-    const stderrTail: StderrTail = { text: '' };
+    const output: ChildOutput = { stderrTail: '', lastMessageAt: 0 };
     (transport.stderr as Readable | null)?.on('data', (chunk: Buffer) => {
-      stderrTail.text = (stderrTail.text + chunk.toString('utf8')).slice(-MAX_STDERR_TAIL_CHARS);
+      output.stderrTail = (output.stderrTail + chunk.toString('utf8')).slice(-MAX_STDERR_TAIL_CHARS);
     });
+
+    // Client.connect() keeps a handler that is already set and calls it before its own, so this one
+    // receives each message as it arrives, before the client validates or compiles anything.
+    transport.onmessage = () => {
+      output.lastMessageAt = performance.now();
+    };
 
     await client.connect(transport);
     const pid = transport.pid;
@@ -92,12 +101,17 @@ export class ServerProcess {
       throw new Error('The server process has no pid after connecting; it may have exited at start.');
     }
 
-    return new ServerProcess(client, transport, pid, stderrTail);
+    return new ServerProcess(client, transport, pid, output);
   }
 
-  /** The last few thousand characters the server wrote to stderr. */
+  /** Returns the last few thousand characters that the server wrote to stderr. */
   recentStderr(): string {
-    return this.stderrTail.text;
+    return this.output.stderrTail;
+  }
+
+  /** `performance.now()` when the last message from the server arrived, before the client handled it. */
+  lastMessageAt(): number {
+    return this.output.lastMessageAt;
   }
 
   /** User plus system CPU time the server process has used so far, in milliseconds. */
@@ -117,8 +131,8 @@ export class ServerProcess {
   }
 
   /**
-   * Closes stdin and waits for the server to exit, as a host does; the SDK sends SIGTERM, then
-   * SIGKILL, when the process does not exit within 2 s after each step.
+   * Closes stdin and waits for the server to exit, as a host does. When the process has not
+   * exited 2 s after a step, the SDK sends SIGTERM, and 2 s later SIGKILL.
    */
   async close(): Promise<void> {
     await this.client.close();
@@ -129,7 +143,7 @@ export class ServerProcess {
 function readStatusKilobytes(status: string, field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
   if (match === null) {
-    throw new Error(`/proc status has no ${field} line; the memory benchmark needs Linux.`);
+    throw new Error(`/proc/<pid>/status has no ${field} line. The benchmarks read memory from /proc, so they need Linux.`);
   }
   return Number(match[1]);
 }

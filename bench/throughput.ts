@@ -1,6 +1,6 @@
 /**
  * Throughput: N predictions from one JSONL file through `upload_predictions`, against a sandbox
- * that answers each request after L ms. With at most MAX_UPLOAD_CONNECTIONS requests in flight,
+ * that responds to each request after L ms. With at most MAX_UPLOAD_CONNECTIONS requests in flight,
  * no upload can finish faster than ceil(N / MAX_UPLOAD_CONNECTIONS) x L, so the benchmark
  * reports the wall time as a ratio to that bound.
  */

@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 
 import type { UploadSummary } from '../src/predictions/summary.js';
 
-/** The longest `waitSeconds` the tools accept; a long upload takes several calls. */
+/** The max `waitSeconds` that the tools accept. A longer upload takes several calls. */
 const WAIT_SECONDS = 55;
 
 /** Client-side limit for one tool call: the wait plus a generous margin for a busy machine. */

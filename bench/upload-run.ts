@@ -8,7 +8,7 @@ import { findCpuProfile, type ProfileSummary, summariseCpuProfile } from './cpu-
 import { ServerProcess } from './server-process.js';
 import { uploadFile } from './upload-call.js';
 
-/** Benchmarks profile run 1 of each setting; their results carry this note. */
+/** Benchmarks profile run 1 of each setting, and their results carry this note. */
 export const PROFILED_RUN_NOTE =
   'Run 1 of each setting ran under node --cpu-prof, which slows the server; take timings from a run without --cpu-prof.';
 
@@ -20,7 +20,7 @@ export interface UploadRunRequest {
   itemCount: number;
   /** Names the run in progress lines, group names and profile labels: `L = 20 ms, run 2`. */
   label: string;
-  /** Whether to profile the server with `node --cpu-prof`; needs `context.profileRoot`. */
+  /** Whether to profile the server with `node --cpu-prof`. Needs `context.profileRoot`. */
   profile: boolean;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Validation: `validatePrediction` in this process, on valid 2D-box predictions of about 5 KB and
- * 1 MB, given as a parsed object (as a JSONL line or an inline object reaches it) and as JSON
- * text (as an inline string reaches it).
+ * 1 MB. Each is given as a parsed object, the form in which a JSONL line or an inline object
+ * arrives, and as JSON text, the form of an inline string.
  */
 import { validatePrediction } from '../src/predictions/validation.js';
 import { makeBoxPrediction, sceneUuidFor } from '../test/helpers/predictions.js';
@@ -36,7 +36,7 @@ export async function runValidationBenchmark(context: BenchContext): Promise<Ben
   const metrics: Metric[] = [];
   const checks: TargetCheck[] = [];
 
-  // The first call compiles the OpenLABEL schema; it is timed on its own and kept out of the rounds.
+  // The first call compiles the OpenLABEL schema, so it is timed on its own and kept out of the rounds.
   const firstCallStartedAt = performance.now();
   validatePrediction({ sceneUuid, openlabel: makeBoxPrediction() });
   const firstCallMs = performance.now() - firstCallStartedAt;
