@@ -2,8 +2,8 @@
  * Runs the benchmarks against the sandbox and the built server, prints a table to stdout and
  * writes JSON and markdown results under bench/results/.
  *
- *   npm run build && npm run bench                 every benchmark, full size (10 to 15 minutes)
- *   npm run bench -- --quick                       every benchmark, smoke size (under 2 minutes)
+ *   npm run build && npm run bench                 every benchmark, full size (about 10 minutes)
+ *   npm run bench -- --quick                       every benchmark, smoke size (about 1 minute)
  *   npm run bench -- throughput startup            only these
  *   npm run bench -- --cpu-prof throughput         also profile the server and list its hot functions
  */
@@ -39,6 +39,9 @@ Runs the named benchmarks (default: all) against the sandbox and dist/cli.js; ru
 Results: a table on stdout, and JSON plus markdown in ${path.relative(process.cwd(), RESULTS_FOLDER)}/.
 `;
 
+/** An invalid command line, reported without a stack trace. */
+class UsageError extends Error {}
+
 interface Command {
   names: BenchmarkName[];
   quick: boolean;
@@ -46,18 +49,25 @@ interface Command {
 }
 
 function parseCommand(argv: string[]): Command | undefined {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { quick: { type: 'boolean' }, 'cpu-prof': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { quick: { type: 'boolean' }, 'cpu-prof': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}. Run npm run bench -- --help to see the options.`);
+  }
+
+  const { values, positionals } = parsed;
   if (values.help === true) {
     return undefined;
   }
 
   for (const name of positionals) {
     if (!(BENCHMARK_NAMES as readonly string[]).includes(name)) {
-      throw new Error(`Unknown benchmark "${name}". Pass any of ${BENCHMARK_NAMES.join(', ')}, or none for all.`);
+      throw new UsageError(`Unknown benchmark "${name}". Pass any of ${BENCHMARK_NAMES.join(', ')}, or none for all.`);
     }
   }
   const names = positionals.length === 0 ? [...BENCHMARK_NAMES] : BENCHMARK_NAMES.filter((name) => positionals.includes(name));
@@ -109,6 +119,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`bench: ${error.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
   process.exitCode = 1;
 });
