@@ -98,8 +98,11 @@ describe('UploadJournal', () => {
     journal.append({ e: 'unknown', scene: SCENE_A, job: 'upl_1', reason: 'no_response', at: 2 });
     journal.append({ e: 'sent', scene: SCENE_A, job: 'upl_2', at: 3 });
     journal.append({ e: 'failed', scene: SCENE_A, job: 'upl_2', reason: 'http_400', at: 4 });
-    expect(journal.lookup(SCENE_A)).toEqual({ state: 'unconfirmed' });
     journal.close();
+
+    const reopened = await openJournal();
+    expect(reopened.lookup(SCENE_A)).toEqual({ state: 'unconfirmed' });
+    reopened.close();
   });
 
   it('keeps a prediction after a later failure', async () => {
@@ -107,7 +110,17 @@ describe('UploadJournal', () => {
     journal.append({ e: 'created', scene: SCENE_A, job: 'upl_1', prediction: PREDICTION_A, at: 1 });
     journal.append({ e: 'sent', scene: SCENE_A, job: 'upl_2', at: 2 });
     journal.append({ e: 'failed', scene: SCENE_A, job: 'upl_2', reason: 'http_400', at: 3 });
-    expect(journal.lookup(SCENE_A)).toEqual({ state: 'created', predictionUuid: PREDICTION_A });
+    journal.close();
+
+    const reopened = await openJournal();
+    expect(reopened.lookup(SCENE_A)).toEqual({ state: 'created', predictionUuid: PREDICTION_A });
+    reopened.close();
+  });
+
+  it('keeps its opening state while appending', async () => {
+    const journal = await openJournal();
+    journal.append({ e: 'created', scene: SCENE_A, job: 'upl_1', prediction: PREDICTION_A, at: 1 });
+    expect(journal.lookup(SCENE_A)).toBeUndefined();
     journal.close();
   });
 

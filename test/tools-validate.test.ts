@@ -34,7 +34,7 @@ describe('validate_predictions', () => {
   async function validate(args: Record<string, unknown>, roots: string[] = []): Promise<{ report: ValidationReport; text: string; isError: boolean }> {
     harness = await startHarness({ config: { roots }, env: {} });
     const result = await harness.call('validate_predictions', args);
-    return { report: result.structuredContent as ValidationReport, text: resultText(result), isError: result.isError === true };
+    return { report: result.structuredContent as unknown as ValidationReport, text: resultText(result), isError: result.isError === true };
   }
 
   it('passes the synthetic predictions', async () => {
@@ -140,7 +140,7 @@ describe('validate_predictions', () => {
 
     harness = await startHarness({ config: { roots: [root] }, env: {} });
     const result = await harness.call('validate_predictions', { paths: [path.join(longName, 'many.jsonl')] });
-    const report = result.structuredContent as ValidationReport;
+    const report = result.structuredContent as unknown as ValidationReport;
     expect(report.counts.invalid).toBe(3_000);
     expect(report.items.length).toBeLessThanOrEqual(50);
     for (const group of report.findingsByCode) {

@@ -112,7 +112,7 @@ describe('upload item outcomes', () => {
     expect(byIndex.get(1)).toMatchObject({ outcome: 'invalid', reason: 'invalid_scene_uuid' });
     expect(byIndex.get(1)?.findings?.[0]?.pointer).toBe('/sceneUuid');
     expect(byIndex.get(3)).toMatchObject({ outcome: 'invalid', reason: 'duplicate_scene' });
-    expect(byIndex.get(3)?.error).toContain('predictions[2]');
+    expect(byIndex.get(3)?.error).toContain('item index 2');
     expect(byIndex.get(4)?.outcome).toBe('invalid');
     expect(summary.items[0]?.outcome).toBe('invalid');
   });

@@ -126,14 +126,16 @@ export class UploadJournal {
   }
 
   /**
-   * Appends one event and applies it to the in-memory state. The write is synchronous on a file
+   * Appends one event to the file. The in-memory state stays as the journal was when opened, so
+   * it does not grow during an upload: an upload never looks up a scene twice, because the
+   * admission rejects a repeated scene first, and the next upload opens the journal again. The
+   * write is synchronous on a file
    * opened once in append mode, so the line is in the kernel's page cache when this returns: a
    * crash of the process, even `kill -9`, cannot lose it. There is no fsync, so a power loss or
    * kernel crash can still lose the last lines.
    */
   append(event: JournalEvent): void {
     writeSync(this.fd, `${JSON.stringify(event)}\n`);
-    applyEvent(this.scenes, event);
   }
 
   close(): void {
