@@ -9,7 +9,7 @@ import { ConfigurationError } from './errors.js';
 import type { KognicCredentials } from './kognic/credentials.js';
 import { createLogger, secrets, type Logger } from './log.js';
 import { AllowedRoots } from './predictions/roots.js';
-import { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox/index.js';
+import type { KognicSandbox } from './sandbox/index.js';
 import { createServer } from './server.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
@@ -17,6 +17,8 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 const SHUTDOWN_TIMEOUT_MS = 1_500;
 
 async function startSandbox(config: Config, logger: Logger): Promise<{ sandbox: KognicSandbox; credentials: KognicCredentials }> {
+  // Imported only in sandbox mode, so that a normal start does not load it.
+  const { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } = await import('./sandbox/index.js');
   const sandbox = await KognicSandbox.start();
   config.datasetUrl = sandbox.url;
   config.authUrl = sandbox.url;

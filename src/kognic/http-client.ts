@@ -6,7 +6,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+
 
 import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -24,6 +25,7 @@ import {
 } from './errors.js';
 import { backoffDelayMs, parseRetryAfter, RETRYABLE_STATUSES, waitMs } from './retry.js';
 import type { TokenProvider } from './token-provider.js';
+import { loadUndici } from './undici.js';
 
 /** The dataset API's documented concurrency limit: Kognic advises against more than 10 connections. */
 export const MAX_CONNECTIONS = 10;
@@ -175,7 +177,8 @@ function unwrapData(exchange: Exchange, method: string, path: string): unknown {
 
 /** Talks to the Kognic dataset API; see the module comment. */
 export class KognicHttpClient {
-  private readonly pool: Pool;
+  /** Created on first use, because undici is loaded on first use. */
+  private readonly pool: Promise<Pool>;
   private readonly origin: string;
   private readonly host: string;
   private readonly basePath: string;
@@ -210,13 +213,16 @@ export class KognicHttpClient {
     this.logger = options.logger;
     this.maxAttempts = maxAttempts;
 
-    this.pool = new Pool(this.origin, {
-      connections: maxConnections,
-      pipelining: 1,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+    this.pool = loadUndici().then(({ Pool }) => {
+      const pool = new Pool(this.origin, {
+        connections: maxConnections,
+        pipelining: 1,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      pool.on('disconnect', (_origin, _targets, error) => this.noteDisconnect(error));
+      return pool;
     });
-    this.pool.on('disconnect', (_origin, _targets, error) => this.noteDisconnect(error));
   }
 
   /**
@@ -287,13 +293,13 @@ export class KognicHttpClient {
   /** Closes the connections after the requests in flight have finished. */
   async close(): Promise<void> {
     this.shuttingDown = true;
-    await this.pool.close();
+    await (await this.pool).close();
   }
 
   /** Closes every connection now; requests in flight fail with KognicNetworkError. */
   async destroy(): Promise<void> {
     this.shuttingDown = true;
-    await this.pool.destroy();
+    await (await this.pool).destroy();
   }
 
   private async pauseBeforeRetry(
@@ -361,12 +367,13 @@ export class KognicHttpClient {
    * of this API in version 7). An error before that call means no byte reached the server, for
    * example a refused or timed-out connect, and `requestSent` is false.
    */
-  private dispatch(
+  private async dispatch(
     options: Dispatcher.DispatchOptions,
     signal: AbortSignal | undefined,
     method: string,
     path: string,
   ): Promise<Exchange> {
+    const pool = await this.pool;
     return new Promise<Exchange>((resolve, reject) => {
       const tooLarge = new Error(`response body exceeds ${MAX_RESPONSE_BYTES} bytes`);
       let settled = false;
@@ -453,7 +460,7 @@ export class KognicHttpClient {
         return;
       }
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.pool.dispatch(options, handler);
+      pool.dispatch(options, handler);
     });
   }
 

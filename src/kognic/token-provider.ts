@@ -4,13 +4,14 @@
  * with the refresh token grant shortly before expiry. One token request at a time serves every
  * caller, and a rejection of the client credentials is remembered so that it costs one request.
  */
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 
 import type { Logger } from '../log.js';
 import { secrets } from '../log.js';
 import { USER_AGENT } from '../version.js';
 import type { KognicCredentials } from './credentials.js';
 import { abortErrorFrom, KognicAuthError, toNetworkError } from './errors.js';
+import { loadUndici } from './undici.js';
 
 /** A token is renewed this long before it expires, in milliseconds (kognic-auth uses 60 s too). */
 export const TOKEN_RENEWAL_MARGIN_MS = 60_000;
@@ -71,7 +72,8 @@ function cut(text: string, maxChars: number): string {
 /** Fetches, caches and renews access tokens; see the module comment. */
 export class TokenProvider {
   private readonly tokenUrl: URL;
-  private readonly pool: Pool;
+  /** Created on first use, because undici is loaded on first use. */
+  private readonly pool: Promise<Pool>;
   private readonly credentials: KognicCredentials;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -86,11 +88,10 @@ export class TokenProvider {
     const timeoutMs = options.requestTimeoutMs ?? TOKEN_REQUEST_TIMEOUT_MS;
 
     this.tokenUrl = joinUrl(options.authUrl, TOKEN_ENDPOINT_PATH);
-    this.pool = new Pool(this.tokenUrl.origin, {
-      connections: AUTH_CONNECTIONS,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+    const origin = this.tokenUrl.origin;
+    this.pool = loadUndici().then(
+      ({ Pool }) => new Pool(origin, { connections: AUTH_CONNECTIONS, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
+    );
     this.credentials = options.credentials;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
@@ -131,7 +132,7 @@ export class TokenProvider {
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await (await this.pool).close();
   }
 
   private async waitFor<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -197,7 +198,8 @@ export class TokenProvider {
     let status: number;
     let text: string;
     try {
-      const response = await this.pool.request({
+      const pool = await this.pool;
+      const response = await pool.request({
         method: 'POST',
         path: `${this.tokenUrl.pathname}${this.tokenUrl.search}`,
         headers: {
