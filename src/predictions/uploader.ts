@@ -123,6 +123,7 @@ export class Upload {
   private readonly unsentItems: QueuedItem[] = [];
   private wakeReader: (() => void) | undefined;
   private readCount = 0;
+  private totalHint: number | undefined;
   private sourceExhausted = false;
   private admission: ItemAdmission | undefined;
 
@@ -133,6 +134,7 @@ export class Upload {
   private loggedItemWarnings = 0;
 
   constructor(request: UploadRequest, deps: UploadDependencies) {
+    this.totalHint = request.totalHint;
     const maxConnections = request.maxConnections ?? MAX_UPLOAD_CONNECTIONS;
     if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > MAX_UPLOAD_CONNECTIONS) {
       throw new UserInputError(
@@ -693,10 +695,20 @@ export class Upload {
     });
   }
 
+  /**
+   * Sets the item count once it is known, for progress totals and the pending count. Counting a
+   * large file runs beside the upload, so the first request does not wait for it.
+   */
+  setTotalHint(total: number): void {
+    if (!this.sourceExhausted) {
+      this.totalHint = total;
+    }
+  }
+
   /** Items without a report yet: queued or in flight, stopped unsent, or known from `totalHint` but not read. */
   private unreportedPending(): number {
     const unread =
-      this.sourceExhausted || this.request.totalHint === undefined ? 0 : Math.max(0, this.request.totalHint - this.readCount);
+      this.sourceExhausted || this.totalHint === undefined ? 0 : Math.max(0, this.totalHint - this.readCount);
     return this.outstanding.size + this.unsentItems.length + unread;
   }
 
@@ -708,7 +720,7 @@ export class Upload {
 
     const counts = this.summaryBuilder.counts(this.unreportedPending());
     const finished = counts.total - counts.pending;
-    const totalKnown = this.sourceExhausted || this.phase === 'finished' || this.request.totalHint !== undefined;
+    const totalKnown = this.sourceExhausted || this.phase === 'finished' || this.totalHint !== undefined;
     const done = (['created', 'skipped', 'invalid', 'failed', 'unknown'] as const)
       .filter((outcome) => counts[outcome] > 0)
       .map((outcome) => `${counts[outcome]} ${outcome}`);

@@ -36,8 +36,8 @@ export interface PredictionSourceArgs {
 
 export interface OpenedSource {
   entries: AsyncIterable<SourceEntry>;
-  /** Number of items, when it could be counted up front. */
-  totalHint?: number;
+  /** Number of items, counted beside the reading when requested; undefined when it cannot be told. */
+  total: Promise<number | undefined>;
 }
 
 /** Opens the items named by a tool call as one lazy stream, checking that it names at least one. */
@@ -45,6 +45,7 @@ export async function openPredictionSource(
   args: PredictionSourceArgs,
   context: ServerContext,
   signal: AbortSignal,
+  options: { countItems: boolean },
 ): Promise<OpenedSource> {
   const predictions = args.predictions ?? [];
   const paths = args.paths ?? [];
@@ -56,7 +57,9 @@ export async function openPredictionSource(
 
   const roots = paths.length > 0 ? await context.allowedRoots() : undefined;
   const request: SourceRequest = { predictions, paths, recursive: args.recursive };
-  const totalHint = await countSourceItems(request, roots, { signal });
+  const total = options.countItems
+    ? countSourceItems(request, roots, { signal }).catch(() => undefined)
+    : Promise.resolve(undefined);
 
-  return { entries: readSourceEntries(request, roots, { signal }), ...(totalHint !== undefined ? { totalHint } : {}) };
+  return { entries: readSourceEntries(request, roots, { signal }), total };
 }

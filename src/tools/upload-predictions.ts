@@ -48,16 +48,20 @@ export const uploadPredictionsTool = defineTool({
   async handler(args, context, extra) {
     const jobs = context.jobs();
     const uploadAbort = new AbortController();
-    const source = await openPredictionSource(args, context, uploadAbort.signal);
+    const source = await openPredictionSource(args, context, uploadAbort.signal, { countItems: true });
 
     const upload = jobs.start({
       groupUuid: args.predictionGroupUuid.toLowerCase(),
       entries: source.entries,
-      ...(source.totalHint !== undefined ? { totalHint: source.totalHint } : {}),
       maxConnections: args.maxConnections,
       force: args.force,
     });
     void upload.done.then(() => uploadAbort.abort());
+    void source.total.then((total) => {
+      if (total !== undefined) {
+        upload.setTotalHint(total);
+      }
+    });
 
     // Cancelling the call cancels the upload, but only while the call is open: once it returns
     // `running`, the upload belongs to its job.

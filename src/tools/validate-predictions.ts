@@ -19,7 +19,7 @@ export const validatePredictionsTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
 
   async handler(args, context, extra) {
-    const source = await openPredictionSource(args, context, extra.signal);
+    const source = await openPredictionSource(args, context, extra.signal, { countItems: false });
     const report = await validateEntries(source.entries, extra.signal);
 
     const { counts } = report;
