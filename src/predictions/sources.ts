@@ -5,7 +5,7 @@
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { AllowedRoots, PathAccessError } from './roots.js';
@@ -606,17 +606,26 @@ function lineEntry(bytes: Buffer, source: string, lineNumber: number, sizeBytes:
 
 /** Counts the non-blank lines of a `.jsonl` file the way `readJsonlFile` skips blank lines. */
 async function countJsonlLines(file: string, signal: AbortSignal | undefined): Promise<number> {
-  const stream = createReadStream(file, { highWaterMark: JSONL_READ_CHUNK_BYTES, ...(signal ? { signal } : {}) });
+  // One buffer, reused for every read: the count often runs beside an upload of the same file,
+  // and a stream's fresh chunk per read would leave hundreds of MB of garbage for the collector.
+  const chunk = Buffer.allocUnsafe(JSONL_READ_CHUNK_BYTES);
+  const handle = await open(file, 'r');
   let count = 0;
   let lineHasContent = false;
   let firstChunk = true;
 
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let position = firstChunk && chunk.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) {
+        break;
+      }
+
+      let position = firstChunk && bytesRead >= 3 && chunk.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
       firstChunk = false;
 
-      while (position < chunk.length) {
+      while (position < bytesRead) {
         // Only leading whitespace is scanned byte by byte. The rest of a line is skipped with indexOf.
         if (!lineHasContent) {
           const byte = chunk[position] as number;
@@ -628,7 +637,7 @@ async function countJsonlLines(file: string, signal: AbortSignal | undefined): P
         }
 
         const newline = chunk.indexOf(NEWLINE, position);
-        if (newline === -1) {
+        if (newline === -1 || newline >= bytesRead) {
           break;
         }
         count++;
@@ -637,7 +646,7 @@ async function countJsonlLines(file: string, signal: AbortSignal | undefined): P
       }
     }
   } finally {
-    stream.destroy();
+    await handle.close();
   }
 
   return lineHasContent ? count + 1 : count;
