@@ -49,7 +49,8 @@ const JSON_CONTEXT_CHARS = 15;
 
 interface ParsedDocument {
   document: { openlabel: Record<string, unknown> };
-  documentJson: string;
+  /** Undefined when it is to be written out on first use. */
+  documentJson: string | undefined;
 }
 
 /**
@@ -114,7 +115,9 @@ function parseDocument(item: Pick<PredictionItem, 'openlabel' | 'sizeBytes'>, fi
     return undefined;
   }
 
-  if (documentJson === undefined) {
+  // An object whose size the source already measured (a JSONL line) is written out only when
+  // the result's documentJson is read, so validation alone does not pay for JSON.stringify.
+  if (documentJson === undefined && item.sizeBytes === undefined) {
     try {
       documentJson = JSON.stringify(value);
     } catch (error) {
@@ -167,7 +170,16 @@ function buildResult(findings: FindingList, sceneUuid: string | undefined, parse
   }
   if (parsed !== undefined) {
     result.document = parsed.document;
-    result.documentJson = parsed.documentJson;
+    if (parsed.documentJson !== undefined) {
+      result.documentJson = parsed.documentJson;
+    } else {
+      const document = parsed.document;
+      let written: string | undefined;
+      Object.defineProperty(result, 'documentJson', {
+        enumerable: true,
+        get: () => (written ??= JSON.stringify(document)),
+      });
+    }
   }
   return result;
 }
