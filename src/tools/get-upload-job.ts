@@ -6,8 +6,7 @@ import type { UploadJobs } from '../predictions/jobs.js';
 import type { Upload } from '../predictions/uploader.js';
 import { defineTool } from './define.js';
 import { integerInput } from './input.js';
-import { forwardUploadProgress } from './upload-progress.js';
-import { describeUploadSummary } from './upload-summary-text.js';
+import { waitForUpload } from './upload-progress.js';
 import { MAX_WAIT_SECONDS } from './upload-predictions.js';
 
 export const jobIdInput = z.string().trim().min(1, { error: 'must not be empty' }).describe('The jobId an upload_predictions result returned.');
@@ -45,12 +44,6 @@ export const getUploadJobTool = defineTool({
     const jobs = context.jobs();
     const upload = findJob(jobs, args.jobId, context.config.stateDir);
 
-    const stopProgress = forwardUploadProgress(upload, extra);
-    try {
-      const summary = await jobs.wait(upload, args.waitSeconds * 1_000, extra.signal);
-      return { structured: summary, text: describeUploadSummary(summary) };
-    } finally {
-      stopProgress();
-    }
+    return waitForUpload(jobs, upload, args.waitSeconds, extra);
   },
 });

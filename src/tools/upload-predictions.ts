@@ -5,8 +5,7 @@ import { MAX_UPLOAD_CONNECTIONS } from '../predictions/uploader.js';
 import { defineTool } from './define.js';
 import { booleanInput, integerInput, uuidInput } from './input.js';
 import { openPredictionSource, predictionSourceShape } from './prediction-inputs.js';
-import { forwardUploadProgress } from './upload-progress.js';
-import { describeUploadSummary } from './upload-summary-text.js';
+import { waitForUpload } from './upload-progress.js';
 
 /**
  * How long a call waits for its upload before returning a `running` summary. Many MCP hosts
@@ -67,13 +66,9 @@ export const uploadPredictionsTool = defineTool({
     // `running`, the upload belongs to its job.
     const cancelOnAbort = (): void => upload.cancel('the client cancelled the tool call');
     extra.signal.addEventListener('abort', cancelOnAbort, { once: true });
-    const stopProgress = forwardUploadProgress(upload, extra);
-
     try {
-      const summary = await jobs.wait(upload, args.waitSeconds * 1_000, extra.signal);
-      return { structured: summary, text: describeUploadSummary(summary) };
+      return await waitForUpload(jobs, upload, args.waitSeconds, extra);
     } finally {
-      stopProgress();
       extra.signal.removeEventListener('abort', cancelOnAbort);
     }
   },

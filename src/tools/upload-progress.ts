@@ -1,6 +1,9 @@
 /** Sends an upload's progress to the client as MCP progress notifications for one tool call. */
+import type { UploadJobs } from '../predictions/jobs.js';
+import type { UploadSummary } from '../predictions/summary.js';
 import type { Upload, UploadProgress } from '../predictions/uploader.js';
-import type { ToolExtra } from './define.js';
+import type { ToolExtra, ToolOutput } from './define.js';
+import { describeUploadSummary } from './upload-summary-text.js';
 
 /** Shortest gap between two notifications; several finish events inside it become one notification. */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -59,4 +62,23 @@ export function forwardUploadProgress(upload: Upload, extra: ToolExtra): () => v
       send();
     }
   };
+}
+
+/**
+ * Waits up to `waitSeconds` for the upload while forwarding its progress, and returns its summary
+ * as a tool result: the final one, or a `running` snapshot when the wait ends first.
+ */
+export async function waitForUpload(
+  jobs: UploadJobs,
+  upload: Upload,
+  waitSeconds: number,
+  extra: ToolExtra,
+): Promise<ToolOutput<UploadSummary>> {
+  const stopProgress = forwardUploadProgress(upload, extra);
+  try {
+    const summary = await jobs.wait(upload, waitSeconds * 1_000, extra.signal);
+    return { structured: summary, text: describeUploadSummary(summary) };
+  } finally {
+    stopProgress();
+  }
 }
