@@ -263,7 +263,7 @@ describe('upload_predictions arguments', () => {
 
 /** Statuses the uploader neither retries nor renews a token for, each its own failure reason. */
 const FINAL_STATUSES = [
-  400, 402, 403, 404, 405, 406, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 422, 423, 424, 425, 426, 428, 431, 451,
+  400, 402, 403, 405, 406, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 422, 423, 424, 425, 426, 428, 431, 451,
   500, 501, 505, 506, 507, 508, 510, 511,
 ];
 

@@ -46,11 +46,21 @@ describe('decideAfterFailure', () => {
     expect(decision).toMatchObject({ action: 'failed', reason: 'http_500', httpStatus: 500 });
   });
 
-  it('fails a 404 with the message', () => {
-    const decision = decideAfterFailure(new KognicApiError(404, 'POST', PATH, 'Prediction group not found'), counters(), DEFAULT_RETRY_LIMITS);
+  it('stops the upload on a 404', () => {
+    const decision = decideAfterFailure(new KognicApiError(404, 'POST', PATH, 'Prediction group not found.'), counters(), DEFAULT_RETRY_LIMITS);
 
-    expect(decision).toMatchObject({ action: 'failed', reason: 'http_404' });
+    expect(decision).toMatchObject({ action: 'stop' });
     expect(decision).toMatchObject({ error: expect.stringContaining('Prediction group not found') });
+    expect(decision).toMatchObject({ error: expect.stringContaining('list_prediction_groups') });
+    expect(decision).toMatchObject({ error: expect.not.stringContaining('..') });
+  });
+
+  it('fails a 400 with the message', () => {
+    const decision = decideAfterFailure(new KognicApiError(400, 'POST', PATH, 'Scene is not part of the dataset.'), counters(), DEFAULT_RETRY_LIMITS);
+
+    expect(decision).toMatchObject({ action: 'failed', reason: 'http_400' });
+    expect(decision).toMatchObject({ error: expect.stringContaining('Scene is not part of the dataset') });
+    expect(decision).toMatchObject({ error: expect.not.stringContaining('..') });
   });
 
   it('never resends after sending', () => {

@@ -127,7 +127,8 @@ function decideAfterApiError(
   backoff: (attempt: number) => number,
 ): FailureDecision {
   const status = error.status;
-  const apiMessage = error.apiMessage !== undefined && error.apiMessage !== '' ? `: ${error.apiMessage}` : '';
+  const trimmedMessage = error.apiMessage?.replace(/[.\s]+$/, '') ?? '';
+  const apiMessage = trimmedMessage !== '' ? `: ${trimmedMessage}` : '';
 
   if (status === 429) {
     counters.rateLimited += 1;
@@ -156,6 +157,19 @@ function decideAfterApiError(
       };
     }
     return { action: 'retry', cause: 'server_error', delayMs: error.retryAfterMs ?? backoff(counters.serverError), httpStatus: status, error: error.message };
+  }
+
+  // NOTE: the API does not document its 404s. On this route a 404 is taken to mean that the
+  // prediction group does not exist, which no other item can fix, so the upload stops instead
+  // of sending every item to the same error. A scene outside the group's dataset gets 400 in
+  // the sandbox; if the real API answered it with 404, this would stop a good upload.
+  if (status === 404) {
+    return {
+      action: 'stop',
+      error:
+        `The Kognic API returned HTTP 404 for the prediction group${apiMessage}. ` +
+        'Check predictionGroupUuid: list_prediction_groups returns the groups of a dataset, and create_prediction_group makes one.',
+    };
   }
 
   // NOTE: other 5xx statuses are treated as "not created" and not retried; the API does not

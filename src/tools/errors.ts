@@ -25,7 +25,7 @@ export function formatToolError(error: unknown): string {
   if (error instanceof UserInputError || error instanceof ConfigurationError || error instanceof KognicAuthError) {
     text = error.message;
   } else if (error instanceof KognicApiError) {
-    text = `${error.message}. ${hintForStatus(error.status)}`;
+    text = `${error.message.replace(/[.\s]+$/, '')}. ${hintForStatus(error.status)}`;
   } else if (error instanceof KognicNetworkError) {
     text = `${error.message}. Check the network connection and the dataset API URL, then try again.`;
   } else if (error instanceof Error && error.name === 'AbortError') {
