@@ -1,4 +1,15 @@
-import type { UploadSummary } from '../predictions/summary.js';
+import { cutText, type ItemReport, type UploadSummary } from '../predictions/summary.js';
+
+/** Length of the example message shown per failure reason. */
+const MAX_EXAMPLE_CHARS = 240;
+
+function describeExample(example: ItemReport | undefined): string {
+  const message = example?.error ?? example?.findings?.[0]?.message;
+  if (example === undefined || message === undefined) {
+    return '';
+  }
+  return ` For example ${example.source}: ${cutText(message, MAX_EXAMPLE_CHARS)}`;
+}
 
 /** Writes the few lines a host shows when it ignores structured content. */
 export function describeUploadSummary(summary: UploadSummary): string {
@@ -10,7 +21,7 @@ export function describeUploadSummary(summary: UploadSummary): string {
   ];
 
   for (const group of summary.failureReasons.slice(0, 5)) {
-    lines.push(`- ${group.outcome} ${group.reason}: ${group.count} item(s)`);
+    lines.push(`- ${group.outcome} ${group.reason}: ${group.count} item(s).${describeExample(group.examples[0])}`);
   }
   if (summary.error !== undefined) {
     lines.push(`Stopped because: ${summary.error}`);

@@ -4,6 +4,9 @@ import { MAX_LISTED_VALIDATION_ITEMS, validateEntries, validationReportSchema } 
 import { defineTool } from './define.js';
 import { openPredictionSource, predictionSourceShape } from './prediction-inputs.js';
 
+/** Finding codes described in the text result; the structured result has more. */
+const MAX_CODES_IN_TEXT = 5;
+
 export const validatePredictionsTool = defineTool({
   name: 'validate_predictions',
   title: 'Validate OpenLABEL predictions',
@@ -23,15 +26,12 @@ export const validatePredictionsTool = defineTool({
     const report = await validateEntries(source.entries, extra.signal);
 
     const { counts } = report;
-    const topCodes = report.findingsByCode
-      .slice(0, 5)
-      .map((group) => `${group.code} (${group.severity}, ${group.itemCount} item(s))`)
-      .join(', ');
-    return {
-      structured: report,
-      text:
-        `${counts.total} item(s): ${counts.valid} valid, ${counts.validWithWarnings} valid with warnings, ${counts.invalid} invalid.` +
-        (topCodes === '' ? '' : ` Most common findings: ${topCodes}.`),
-    };
+    const lines = [`${counts.total} item(s): ${counts.valid} valid, ${counts.validWithWarnings} valid with warnings, ${counts.invalid} invalid.`];
+    for (const group of report.findingsByCode.slice(0, MAX_CODES_IN_TEXT)) {
+      const example = group.examples[0];
+      const detail = example === undefined ? '' : ` For example ${example.source} at ${example.pointer || '/'}: ${example.message}`;
+      lines.push(`- ${group.code} (${group.severity}): ${group.itemCount} item(s).${detail}`);
+    }
+    return { structured: report, text: lines.join('\n') };
   },
 });
