@@ -117,7 +117,9 @@ async function main(): Promise<void> {
 
     step('Summary (structuredContent, abridged)');
     const summary = structured<Record<string, unknown>>(upload, 'upload_predictions');
-    console.log(JSON.stringify({ ...summary, items: `${(summary.items as unknown[]).length} item(s) listed` }, null, 2));
+    const { jobId, status, counts, durationMs, itemsPerSecond, reportPath } = summary;
+    console.log(JSON.stringify({ jobId, status, counts, durationMs, itemsPerSecond, reportPath }, null, 2));
+    console.log('The full summary also lists failure reasons with examples and up to 50 items.');
   } finally {
     await client.close();
   }

@@ -69,7 +69,8 @@ Options (each flag wins over its environment variable):
   --root DIR          Folder that file paths may be read from; repeatable [KOGNIC_MCP_ROOTS,
                       separated by '${path.delimiter}']. MCP roots offered by the client replace these.
   --state-dir DIR     Folder for upload journals and reports [KOGNIC_MCP_STATE_DIR]
-                      (default $XDG_STATE_HOME/kognic-dataset-mcp)
+                      (default $XDG_STATE_HOME/kognic-dataset-mcp, else
+                      ~/.local/state/kognic-dataset-mcp)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} [KOGNIC_MCP_LOG_LEVEL] (default ${DEFAULT_LOG_LEVEL})
   --sandbox           Serve a built-in Kognic-compatible API on 127.0.0.1 with sample data,
                       so every tool can be tried without a Kognic account
