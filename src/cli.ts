@@ -54,6 +54,13 @@ async function startSandbox(config: Config, logger: Logger): Promise<{ sandbox: 
 async function run(config: Config): Promise<void> {
   const { root: loggerRoot, logger } = createLogger({ level: config.logLevel });
 
+  // A missing --root folder is a setup mistake: report it at start rather than on every call.
+  try {
+    await AllowedRoots.create(config.roots);
+  } catch (error) {
+    throw new ConfigurationError(`${(error as Error).message} (from --root or KOGNIC_MCP_ROOTS)`);
+  }
+
   let sandbox: KognicSandbox | undefined;
   let credentials: Pick<ServerContextOptions, 'credentials' | 'credentialsError'>;
   if (config.sandbox) {
@@ -62,13 +69,6 @@ async function run(config: Config): Promise<void> {
     credentials = { credentials: started.credentials };
   } else {
     credentials = loadCredentials(config, process.env, logger);
-  }
-
-  // A missing --root folder is a setup mistake: report it at start rather than on every call.
-  try {
-    await AllowedRoots.create(config.roots);
-  } catch (error) {
-    throw new ConfigurationError(`${(error as Error).message}`);
   }
 
   const context = new ServerContext({ config, logger, ...credentials });

@@ -82,6 +82,13 @@ describe('validate_predictions', () => {
     expect(codes).toContain('invalid_json');
   });
 
+  it('reports a missing document per item', async () => {
+    const { report, isError } = await validate({ predictions: [{ sceneUuid: sceneUuidFor(1) }] });
+    expect(isError).toBe(false);
+    expect(report.counts.invalid).toBe(1);
+    expect(report.findingsByCode[0]?.code).toBe('missing_openlabel_wrapper');
+  });
+
   it('sends nothing to the API', async () => {
     harness = await startHarness();
     const before = harness.sandbox.stats.requestCount;

@@ -9,9 +9,12 @@ import { arrayInput, booleanInput } from './input.js';
 
 const inlinePredictionSchema = z.object({
   sceneUuid: z.string().describe('UUID of the Kognic scene the prediction belongs to.'),
+  // Optional here so that a missing document is reported for that item, with the expected
+  // shape, instead of rejecting the whole call.
   openlabel: z
     .unknown()
-    .describe('The OpenLABEL document {"openlabel": {...}}, as an object or as its JSON text.'),
+    .optional()
+    .describe('The OpenLABEL document {"openlabel": {...}}, as an object or as its JSON text. Required.'),
 });
 
 export const predictionSourceShape = {
