@@ -19,7 +19,7 @@ function detections(index: number): PredictionDocument {
   return makeBoxPrediction({ boxCount: 1 + (index % 6), className: CLASSES[index % CLASSES.length]! });
 }
 
-/** The first object's first bbox of a document, for the deliberate mistakes below. */
+/** Returns the first object's first bbox of a document, for the deliberate mistakes below. */
 function firstBox(document: PredictionDocument): Record<string, unknown> {
   const frame = (document.openlabel.frames as Record<string, { objects: Record<string, { object_data: { bbox: Array<Record<string, unknown>> } }> }>)['0']!;
   return Object.values(frame.objects)[0]!.object_data.bbox[0]!;

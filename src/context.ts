@@ -29,7 +29,7 @@ export interface ServerContextOptions {
   config: Config;
   logger: Logger;
   credentials?: KognicCredentials;
-  /** Why loading the configured credentials failed; returned by every tool that needs the API. */
+  /** The error from loading the configured credentials, returned by every tool that needs the API. */
   credentialsError?: Error;
   /** Overrides of the upload retry limits, for tests that need short backoffs. */
   uploadRetryLimits?: Partial<RetryLimits>;

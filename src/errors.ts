@@ -1,5 +1,5 @@
 /**
- * Errors that the tool layer turns into an `isError` result for the model. Each message says
+ * Errors that the tool layer turns into an `isError` result for the model. Each message names
  * what failed, on which value, and what to do next.
  */
 

@@ -53,7 +53,7 @@ class SecretRegistry {
       }
     }
 
-    // Bearer tokens and form-encoded secrets are caught even when nobody registered them.
+    // Bearer tokens and form-encoded secrets are caught even when they were not registered.
     return result
       .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1${REDACTED}`)
       .replace(/((?:client_secret|access_token|refresh_token)["']?\s*[=:]\s*["']?)[^"'&\s,}]+/gi, `$1${REDACTED}`);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkBaseUrl, DEFAULT_AUTH_URL, DEFAULT_DATASET_URL, parseCommandLine, type Config } from '../src/config.js';
 import { ConfigurationError } from '../src/errors.js';
 
-/** An environment with an empty XDG config folder, so no real environments.json is read. */
+/** Returns an environment with an empty XDG config folder, so no real environments.json is read. */
 function isolatedEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const home = mkdtempSync(path.join(tmpdir(), 'kognic-config-'));
   return { XDG_CONFIG_HOME: path.join(home, 'config'), XDG_STATE_HOME: path.join(home, 'state'), ...extra };

@@ -76,7 +76,7 @@ async function expectResponsiveAndResumable(run: CancelledRun): Promise<void> {
   );
   const perScene = [...run.harness.sandbox.predictionCountByScene(run.target.groupUuid).values()];
 
-  // The server cannot tell whether the 10 items in flight at the cancel were created, so it holds them back.
+  // The server cannot tell whether the 10 items in flight at the cancel were created, so it does not resend them.
   expect(rerun.status).toBe('completed');
   expect(rerun.counts.created).toBe(90);
   expect(rerun.counts.unknown).toBe(10);

@@ -1,6 +1,6 @@
 /**
  * 20,000 predictions of about 2 KB from one JSONL file through the SDK client. The limit of 10
- * requests and connections holds and the first request goes out at once. The heap of this
+ * requests and connections is kept, and the first request goes out at once. The heap of this
  * process, which hosts the server, stays bounded.
  */
 import { createWriteStream } from 'node:fs';

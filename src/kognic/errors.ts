@@ -1,4 +1,4 @@
-/** A non-2xx answer from the Kognic API. `apiMessage` is the `message` field of the body, cut short. */
+/** A non-2xx response from the Kognic API. `apiMessage` is the `message` field of the body, cut short. */
 export class KognicApiError extends Error {
   override readonly name = 'KognicApiError';
 

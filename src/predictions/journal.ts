@@ -127,8 +127,8 @@ export class UploadJournal {
 
   /**
    * Appends one event to the file. The in-memory state stays as the journal was when opened, so
-   * it does not grow during an upload: an upload never looks up a scene twice, because the
-   * admission rejects a repeated scene first, and the next upload opens the journal again. The
+   * it does not grow during an upload. An upload never looks up a scene twice, because the
+   * admission rejects a repeated scene first. The next upload opens the journal again. The
    * write is synchronous on a file
    * opened once in append mode, so the line is in the kernel's page cache when this returns: a
    * crash of the process, even `kill -9`, cannot lose it. There is no fsync, so a power loss or

@@ -162,7 +162,7 @@ function decideAfterApiError(
   // NOTE: the API does not document its 404s. On this route a 404 is taken to mean that the
   // prediction group does not exist, which no other item can fix, so the upload stops instead
   // of sending every item to the same error. A scene outside the group's dataset gets 400 in
-  // the sandbox; if the real API answered it with 404, this would stop a good upload.
+  // the sandbox; if the real API returned 404 for it, this would stop a good upload.
   if (status === 404) {
     return {
       action: 'stop',

@@ -35,7 +35,7 @@ export class StatsRecorder {
     return this.nextConnectionId++;
   }
 
-  /** Counts a connection closing; `carriedApiRequests` tells whether apiConnectionUsed was called for it. */
+  /** Counts a connection closing; `carriedApiRequests` is true when apiConnectionUsed was called for it. */
   connectionClosed(carriedApiRequests: boolean): void {
     this.stats.openConnections -= 1;
     if (carriedApiRequests) {

@@ -42,7 +42,7 @@ function describeReceived(input: unknown): string {
 }
 
 /**
- * An integer in [min, max]; `"25"` is read as 25, while `""`, `"abc"`, `"12abc"` and `"10.5"` are
+ * Returns a schema for an integer in [min, max]; `"25"` is read as 25, while `""`, `"abc"`, `"12abc"` and `"10.5"` are
  * rejected. `aboveMaxMessage` replaces the message for a value above `max`.
  */
 export function integerInput(min: number, max: number, aboveMaxMessage = `must be at most ${max}`) {
@@ -64,7 +64,7 @@ export function booleanInput() {
   );
 }
 
-/** An array, also accepted as the JSON text of an array. */
+/** Returns a schema for an array, also accepted as the JSON text of an array. */
 export function arrayInput<T extends z.ZodType>(item: T) {
   return z.preprocess(
     parseJsonOnce,
@@ -72,7 +72,7 @@ export function arrayInput<T extends z.ZodType>(item: T) {
   );
 }
 
-/** A UUID written as 8-4-4-4-12 hexadecimal digits. Checked here rather than with `format`, which some hosts reject. */
+/** Returns a schema for a UUID written as 8-4-4-4-12 hexadecimal digits. Checked here rather than with `format`, which some hosts reject. */
 export function uuidInput(what: string, whereToFind: string) {
   return z
     .string({ error: (issue) => `expected a ${what} UUID string, got ${describeReceived(issue.input)}` })

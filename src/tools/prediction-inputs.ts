@@ -39,7 +39,7 @@ export interface PredictionSourceArgs {
 
 export interface OpenedSource {
   entries: AsyncIterable<SourceEntry>;
-  /** Number of items, counted beside the reading when requested; undefined when it cannot be told. */
+  /** Number of items, counted beside the reading when requested; undefined when it cannot be counted. */
   total: Promise<number | undefined>;
 }
 

@@ -28,7 +28,7 @@ export interface HarnessOptions {
   env?: NodeJS.ProcessEnv;
   /** Options passed to the context as they are, bypassing credential discovery. */
   context?: Partial<ServerContextOptions>;
-  /** Declare the roots capability and answer roots/list with these file URIs. */
+  /** Roots the client declares and returns for roots/list, as file URIs. */
   clientRoots?: string[];
 }
 

@@ -3,6 +3,11 @@
  * `confidence` attribute and the values of `bbox` and `cuboid`.
  */
 import { FindingList, isPlainObject, joinPointer, quote } from './findings.js';
+
+/** Returns the message for a geometry type that predictions do not accept. */
+export function unsupportedGeometryMessage(key: string): string {
+  return `Geometry ${key} is not accepted, because predictions take only bbox, cuboid and image geometries.`;
+}
 import { checkImage } from './segmentation.js';
 
 /** The geometries Kognic accepts in a prediction. */
@@ -58,7 +63,7 @@ export function checkFrameObjectData(objectData: Record<string, unknown>, pointe
     }
 
     if (!SUPPORTED_GEOMETRIES.has(key)) {
-      context.findings.error(joinPointer(pointer, key), 'unsupported_geometry', `Geometry ${key} is not accepted; predictions take only bbox, cuboid and image geometries.`);
+      context.findings.error(joinPointer(pointer, key), 'unsupported_geometry', unsupportedGeometryMessage(key));
       continue;
     }
 

@@ -1,7 +1,7 @@
 /** Kognic's rules for the root `objects` and `streams` of a prediction. */
 import { FindingList, isPlainObject, joinPointer, quote } from './findings.js';
 import { checkFrameIntervals } from './frames.js';
-import { checkGeometryValues, GEOMETRY_KEYS, SUPPORTED_GEOMETRIES } from './geometry.js';
+import { checkGeometryValues, GEOMETRY_KEYS, SUPPORTED_GEOMETRIES, unsupportedGeometryMessage } from './geometry.js';
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const INTEGER_KEY_PATTERN = /^-?[0-9]+$/;
@@ -65,7 +65,7 @@ function checkStaticGeometry(objectKey: string, objectData: Record<string, unkno
     const target = `frames/<frame>/objects/${objectKey}/object_data`;
     findings.error(geometryPointer, 'static_geometry', `Static ${key} in the root objects is not accepted; move it under ${target}.`);
     if (!SUPPORTED_GEOMETRIES.has(key)) {
-      findings.error(geometryPointer, 'unsupported_geometry', `Geometry ${key} is not accepted; predictions take only bbox, cuboid and image geometries.`);
+      findings.error(geometryPointer, 'unsupported_geometry', unsupportedGeometryMessage(key));
       continue;
     }
 
