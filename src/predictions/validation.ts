@@ -176,9 +176,9 @@ function buildResult(findings: FindingList, sceneUuid: string | undefined, parse
 
 /**
  * A validation result whose `documentJson` is written out from `document` on first read. The
- * getter lives on the class, not on each result: a getter closure defined on every result gave
- * each one a hidden class of its own, which kept every parsed document alive until the next full
- * garbage collection and made a third of an upload's allocations survive into the old generation.
+ * getter is defined on the class, because a getter closure defined on each result gives each one
+ * a hidden class of its own. That kept every parsed document alive until the next full garbage
+ * collection, and a third of an upload's allocations then survived into the old generation.
  */
 class PredictionValidation implements ValidationResult {
   declare sceneUuid?: string;
