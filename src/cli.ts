@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import './stdout-guard.js';
+import './heap-settings.js';
 
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 

@@ -110,7 +110,14 @@ export class Upload {
   private cancelRequested = false;
   /** Aborts waits and the reader; in-flight requests are aborted only by cancel(). */
   private readonly stopController = new AbortController();
-  private readonly requestController = new AbortController();
+  /**
+   * One controller per request in flight, which cancel() aborts. A shared signal would link the
+   * listeners of all requests in one list, and Node leaves a removed listener pointing at its
+   * neighbours. An old-generation listener then kept each newer request alive until the next full
+   * garbage collection, which made a large part of an upload's allocations survive into the old
+   * generation.
+   */
+  private readonly inFlightRequests = new Set<AbortController>();
 
   private client: KognicHttpClient | undefined;
   private journal: UploadJournal | undefined;
@@ -157,11 +164,10 @@ export class Upload {
     this.jobId = request.jobId;
     this.groupUuid = request.groupUuid;
     this.maxConnections = maxConnections;
-    // Each read item waiting out a backoff or a 429 pause listens on the stop signal, and each
-    // request in flight on the request signal. Node warns of a leak above 10 listeners, which a
-    // 429 pause with all connections busy exceeds.
+    // Each read item waiting out a backoff or a 429 pause listens on the stop signal. Node warns
+    // of a leak above 10 listeners, which a 429 pause with all connections busy exceeds.
     const maxSignalListeners = maxConnections * READ_AHEAD_ITEMS_PER_CONNECTION + 2;
-    setMaxListeners(maxSignalListeners, this.stopController.signal, this.requestController.signal);
+    setMaxListeners(maxSignalListeners, this.stopController.signal);
     this.limits = { ...DEFAULT_RETRY_LIMITS, ...deps.retryLimits };
     this.logger = deps.logger.child({ jobId: request.jobId, group: request.groupUuid });
     this.limit = pLimit({ concurrency: maxConnections, rejectOnClear: true });
@@ -194,7 +200,9 @@ export class Upload {
     this.logger.info('Cancelling upload', { reason });
 
     this.stop('cancelled');
-    this.requestController.abort();
+    for (const controller of this.inFlightRequests) {
+      controller.abort();
+    }
     this.client?.destroy().catch((error: unknown) => {
       this.logger.debug('Closing the upload connections failed', { error: String(error) });
     });
@@ -436,9 +444,11 @@ export class Upload {
     }
     item.attempts += 1;
 
+    const controller = new AbortController();
+    this.inFlightRequests.add(controller);
     try {
       const response = await client.request<unknown>({
-        ...predictionRequest(this.groupUuid, item.sceneUuid, item.documentJson, this.requestController.signal),
+        ...predictionRequest(this.groupUuid, item.sceneUuid, item.documentJson, controller.signal),
         retry: 'none',
       });
 
@@ -457,6 +467,8 @@ export class Upload {
       // NOTE: the client's errors do not say how many requests they took, so the resend after a
       // 401 is not counted in `attempts` when the resend fails too.
       return this.afterFailure(item, error);
+    } finally {
+      this.inFlightRequests.delete(controller);
     }
   }
 
