@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Client, Pool, type Dispatcher, request } from 'undici';
 
@@ -699,6 +701,34 @@ describe('latency and aborts', () => {
 
     expect(result.status).toBe(200);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(290);
+  });
+
+  it('latency counts from request arrival', async () => {
+    sandbox.setLatency(300);
+    const body = JSON.stringify({ sceneUuid: seededSceneUuids(CAMERA.uuid)[5]!, openlabelContent: OPENLABEL_CONTENT });
+    const startedAt = Date.now();
+
+    // The head goes out at once and the body 400 ms later, which is longer than the latency.
+    const outgoing = httpRequest(`${sandbox.url}${predictionsPath(CAMERA_GROUP.uuid)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    const responded = new Promise<number>((resolve, reject) => {
+      outgoing.on('response', (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      });
+      outgoing.on('error', reject);
+    });
+    outgoing.flushHeaders();
+    await sleep(400);
+    outgoing.end(body);
+    const status = await responded;
+    const elapsedMs = Date.now() - startedAt;
+
+    expect(status).toBe(200);
+    expect(elapsedMs).toBeGreaterThanOrEqual(390);
+    expect(elapsedMs).toBeLessThan(650);
   });
 
   it('route latency leaves others alone', async () => {

@@ -5,7 +5,7 @@
  * report file and the summary.
  */
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
 import pLimit, { type LimitFunction } from 'p-limit';
 
@@ -295,6 +295,11 @@ export class Upload {
 
         this.readCount += 1;
         this.handleEntry(next.value);
+
+        // Each item takes a turn of the event loop, so that a response that arrives while items
+        // are read and validated waits for one item, not for a whole read-ahead, and the
+        // request that follows it is written first.
+        await nextTurn();
       }
     } finally {
       if (!this.sourceExhausted) {

@@ -39,6 +39,8 @@ interface Exchange {
   match: RouteMatch;
   record: RecordedRequest;
   fault: PlannedFault;
+  /** `performance.now()` when the request head arrived; the latency counts from here. */
+  arrivedAt: number;
   /** Aborted when the connection closes before the response is written. */
   closed: AbortController;
   /** Set before the sandbox destroys the socket itself, so the close is not taken for a client abort. */
@@ -247,6 +249,7 @@ export class KognicSandbox {
       request,
       response,
       socket,
+      arrivedAt: performance.now(),
       match,
       record,
       fault: this.faults.takeFault(match.route),
@@ -346,18 +349,22 @@ export class KognicSandbox {
     return parseJson(body);
   }
 
-  /** Resolves false when the client closed the connection during the wait. */
+  /**
+   * Waits until the latency has passed since the request head arrived, so that reading and
+   * parsing the body count toward it. Resolves false when the client closed the connection.
+   */
   private async waitLatency(exchange: Exchange): Promise<boolean> {
     const latencyMs = this.faults.latencyMs(exchange.match.route);
     if (exchange.closed.signal.aborted) {
       return false;
     }
-    if (latencyMs <= 0) {
+    const remainingMs = latencyMs - (performance.now() - exchange.arrivedAt);
+    if (remainingMs <= 0) {
       return true;
     }
 
     try {
-      await delay(latencyMs, undefined, { signal: exchange.closed.signal });
+      await delay(remainingMs, undefined, { signal: exchange.closed.signal });
       return true;
     } catch {
       return false;

@@ -23,7 +23,7 @@ export interface SandboxOptions {
   tokenLifetimeSeconds?: number;
   /** Whether token responses carry a `refresh_token`; default true, as Kognic's auth server does. */
   issueRefreshToken?: boolean;
-  /** Delay before responding to each dataset-API request, in milliseconds; default 0. */
+  /** Time from the arrival of each dataset-API request to its response, in milliseconds; default 0. */
   latencyMs?: number;
   /** Whether to load the seeded datasets, prediction groups and scenes; default true. */
   seed?: boolean;
