@@ -114,7 +114,7 @@ describe('upload with rejected credentials', () => {
     harness.sandbox.expireRefreshTokens();
     harness.sandbox.rejectClient(true);
 
-    const summary = await harness.run(harness.sceneUuids);
+    const summary = await harness.run(harness.sceneUuids, { totalHint: 30 });
 
     expect(summary.status).toBe('failed');
     expect(summary.counts.skipped).toBe(10);
