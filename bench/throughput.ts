@@ -43,8 +43,19 @@ export async function runThroughputBenchmark(context: BenchContext): Promise<Ben
     const at = `L = ${latencyMs} ms`;
 
     const ratios = runs.map((run) => run.wallMs / boundMs);
+    const batches = Math.ceil(itemCount / MAX_UPLOAD_CONNECTIONS);
     metrics.push(
       { label: `wall time / bound, ${at}`, unit: 'ratio', spread: spreadOf(ratios) },
+      {
+        label: `sandbox response time, request head to response end, ${at}`,
+        unit: 'ms',
+        spread: spreadOf(runs.map((run) => run.meanResponseMs)),
+      },
+      {
+        label: `wall time / bound at the sandbox's measured response time, ${at}`,
+        unit: 'ratio',
+        spread: spreadOf(runs.map((run) => run.wallMs / (batches * run.meanResponseMs))),
+      },
       { label: `wall time, ${at} (bound ${formatNumber(boundMs / 1000)} s)`, unit: 's', spread: spreadOf(runs.map((run) => run.wallMs / 1000)) },
       { label: `upload durationMs / bound, ${at}`, unit: 'ratio', spread: spreadOf(runs.map((run) => run.serverDurationMs / boundMs)) },
       { label: `HTTP client alone / bound, ${at}`, unit: 'ratio', spread: spreadOf([floor.wallMs / boundMs]) },
@@ -84,6 +95,9 @@ export async function runThroughputBenchmark(context: BenchContext): Promise<Ben
       ...(context.profileRoot === undefined ? [] : [PROFILED_RUN_NOTE]),
       'Wall time runs from the upload_predictions call to the summary that reports the end, so it includes counting the ' +
         'file\'s lines and the MCP round trips; the upload\'s own durationMs leaves those out.',
+      'The sandbox never responds before L has passed since a request head arrived, but Node timers have whole ' +
+        'milliseconds, so it responds a little later; "sandbox response time" is the mean it reached, and the ratio at it ' +
+        'shows the upload\'s share of the gap without that.',
       '"HTTP client alone" is one run of the project\'s KognicHttpClient in a child process, posting the same bodies ' +
         'with the same connection limit and nothing else: it is the floor that the sandbox, loopback TCP and the client set.',
       'The sandbox runs inside the benchmark process and the server in a child process, so both compete for the same CPUs; ' +

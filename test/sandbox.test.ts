@@ -731,6 +731,19 @@ describe('latency and aborts', () => {
     expect(elapsedMs).toBeLessThan(650);
   });
 
+  it('response time stats', async () => {
+    sandbox.setLatency(30);
+    sandbox.resetStats();
+
+    for (let index = 0; index < 10; index++) {
+      await getApi(sandbox, '/v2/datasets', token);
+    }
+
+    expect(sandbox.stats.respondedRequests).toBe(10);
+    expect(sandbox.stats.totalResponseMs / 10).toBeGreaterThanOrEqual(30);
+    expect(sandbox.stats.totalResponseMs / 10).toBeLessThan(200);
+  });
+
   it('route latency leaves others alone', async () => {
     sandbox.setLatency(5_000, 'createPrediction');
 

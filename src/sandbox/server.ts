@@ -274,6 +274,7 @@ export class KognicSandbox {
 
     response.on('finish', () => {
       record.finishedAt = Date.now();
+      this.recorder.responseFinished(record, performance.now() - exchange.arrivedAt);
       end();
       if (this.faults.closeAfterResponse) {
         socket.end();
@@ -354,20 +355,26 @@ export class KognicSandbox {
    * parsing the body count toward it. Resolves false when the client closed the connection.
    */
   private async waitLatency(exchange: Exchange): Promise<boolean> {
-    const latencyMs = this.faults.latencyMs(exchange.match.route);
-    if (exchange.closed.signal.aborted) {
-      return false;
-    }
-    const remainingMs = latencyMs - (performance.now() - exchange.arrivedAt);
-    if (remainingMs <= 0) {
-      return true;
-    }
+    const deadline = exchange.arrivedAt + this.faults.latencyMs(exchange.match.route);
 
-    try {
-      await delay(remainingMs, undefined, { signal: exchange.closed.signal });
-      return true;
-    } catch {
-      return false;
+    // Node's timers count from the event loop's cached clock, which can lag behind, so a timer
+    // can fire before its delay has passed. The loop waits again for the time that is left, so
+    // that no response comes early; timers have whole milliseconds, so it can come up to about
+    // 1 ms late.
+    for (;;) {
+      if (exchange.closed.signal.aborted) {
+        return false;
+      }
+      const remainingMs = deadline - performance.now();
+      if (remainingMs <= 0) {
+        return true;
+      }
+
+      try {
+        await delay(remainingMs, undefined, { signal: exchange.closed.signal });
+      } catch {
+        return false;
+      }
     }
   }
 

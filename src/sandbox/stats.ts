@@ -15,6 +15,8 @@ export class StatsRecorder {
     peakApiConnections: 0,
     totalConnections: 0,
     requestCount: 0,
+    respondedRequests: 0,
+    totalResponseMs: 0,
     tokenRequests: [],
     connectionsClosedAt: [],
   };
@@ -75,6 +77,14 @@ export class StatsRecorder {
     }
   }
 
+  /** Counts a response that was fully written, `elapsedMs` after its request head arrived. */
+  responseFinished(record: RecordedRequest, elapsedMs: number): void {
+    if (isDatasetApiRequest(record)) {
+      this.stats.respondedRequests += 1;
+      this.stats.totalResponseMs += elapsedMs;
+    }
+  }
+
   tokenRequest(entry: TokenRequestRecord): void {
     this.stats.tokenRequests.push(entry);
   }
@@ -85,6 +95,8 @@ export class StatsRecorder {
     this.stats.tokenRequests.length = 0;
     this.stats.connectionsClosedAt.length = 0;
     this.stats.requestCount = 0;
+    this.stats.respondedRequests = 0;
+    this.stats.totalResponseMs = 0;
     this.stats.totalConnections = 0;
     this.stats.peakInFlight = this.stats.inFlight;
     this.stats.peakConnections = this.stats.openConnections;

@@ -96,6 +96,10 @@ export interface SandboxStats {
   totalConnections: number;
   /** Dataset-API requests (every route except the token route) since start or `resetStats()`. */
   requestCount: number;
+  /** Dataset-API responses fully written since start or `resetStats()`. */
+  respondedRequests: number;
+  /** Sum over `respondedRequests` of the time from request head to response finish, in milliseconds. */
+  totalResponseMs: number;
   tokenRequests: TokenRequestRecord[];
   /** `Date.now()` of each connection close, in order. */
   connectionsClosedAt: number[];
