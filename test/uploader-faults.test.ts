@@ -1,3 +1,6 @@
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { UploadJournal } from '../src/predictions/journal.js';
@@ -269,5 +272,33 @@ describe('upload journal on rerun', () => {
 
     expect(summary.counts.created).toBe(5);
     expect(harness.predictionRequests()).toHaveLength(5);
+  });
+});
+
+describe('upload with a full disk', () => {
+  let harness: UploadHarness;
+
+  beforeEach(async () => {
+    harness = await startUploadHarness({ sceneCount: 30 });
+  });
+
+  afterEach(async () => {
+    await harness.close();
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('report write failure stops it', async () => {
+    const upload = harness.upload(harness.sceneUuids, { totalHint: 30 });
+    // Writes to /dev/full fail with ENOSPC, as on a full disk.
+    mkdirSync(join(harness.stateDir, 'reports'), { recursive: true });
+    const reportFile = join(harness.stateDir, 'reports', `${upload.jobId}.jsonl`);
+    symlinkSync('/dev/full', reportFile);
+
+    upload.start();
+    const summary = await upload.done;
+
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toContain(reportFile);
+    expect(summary.error).toContain('ENOSPC');
+    expect(summary.counts.total).toBe(30);
   });
 });

@@ -244,7 +244,8 @@ export class Upload {
     this.logger.info('Upload started', { maxConnections: this.maxConnections, force: this.request.force === true });
 
     try {
-      this.report = ReportFile.open(this.summaryBuilder.reportPath);
+      const reportPath = this.summaryBuilder.reportPath;
+      this.report = ReportFile.open(reportPath, (error) => this.stopOnWriteError(reportPath, error));
       this.journal = await UploadJournal.open({
         stateDir: this.deps.stateDir,
         apiOrigin: this.deps.apiOrigin,
