@@ -111,11 +111,10 @@ export class Upload {
   /** Aborts waits and the reader; in-flight requests are aborted only by cancel(). */
   private readonly stopController = new AbortController();
   /**
-   * One controller per request in flight, which cancel() aborts. A shared signal would link the
-   * listeners of all requests in one list, and Node leaves a removed listener pointing at its
-   * neighbours. An old-generation listener then kept each newer request alive until the next full
-   * garbage collection, which made a large part of an upload's allocations survive into the old
-   * generation.
+   * One abort controller per request in flight, which cancel() aborts. With one shared signal,
+   * Node links all requests' listeners in one list and leaves each removed listener pointing at
+   * its neighbours. Listeners in the old generation then kept newer requests alive until the next
+   * full garbage collection.
    */
   private readonly inFlightRequests = new Set<AbortController>();
 

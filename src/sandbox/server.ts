@@ -358,8 +358,8 @@ export class KognicSandbox {
     const deadline = exchange.arrivedAt + this.faults.latencyMs(exchange.match.route);
 
     // Node's timers count from the event loop's cached clock, which can lag behind, so a timer
-    // can fire before its delay has passed. The loop waits again for the time that is left, so
-    // that no response comes early; timers have whole milliseconds, so it can come up to about
+    // can fire before its delay has passed. The loop then waits again for the time that is left,
+    // and no response comes early. Timers have whole milliseconds, so one can come up to about
     // 1 ms late.
     for (;;) {
       if (exchange.closed.signal.aborted) {
