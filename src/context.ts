@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import { ConfigurationError } from './errors.js';
 import { resolveCredentials, type KognicCredentials } from './kognic/credentials.js';
 import { DatasetApi } from './kognic/dataset-api.js';
-import { KognicHttpClient } from './kognic/http-client.js';
+import { KognicHttpClient, type RequestOptions } from './kognic/http-client.js';
 import { TokenProvider } from './kognic/token-provider.js';
 import type { Logger } from './log.js';
 import { UploadJobs } from './predictions/jobs.js';
@@ -115,13 +115,13 @@ export class ServerContext {
     if (this.uploadJobs === undefined) {
       const services = this.kognic();
       this.uploadJobs = new UploadJobs({
-        createHttpClient: (maxConnections) =>
-          new KognicHttpClient({
-            baseUrl: this.config.datasetUrl,
-            tokenProvider: services.tokenProvider,
-            logger: this.logger,
-            maxConnections,
-          }),
+        // Uploads send through the tools' client, whose pool has the dataset API's limit of 10
+        // connections. So the process stays within it with two uploads at once, or with a tool
+        // call during an upload. The pool outlives each upload, so destroy() leaves it open.
+        createHttpClient: () => ({
+          request: <T>(options: RequestOptions) => services.http.request<T>(options),
+          destroy: async () => {},
+        }),
         stateDir: this.config.stateDir,
         apiOrigin: this.config.datasetUrl,
         logger: this.logger,

@@ -57,9 +57,16 @@ export interface UploadRequest {
   force?: boolean;
 }
 
+/** What an upload needs of an HTTP client. */
+export type UploadHttpClient = Pick<KognicHttpClient, 'request' | 'destroy'>;
+
 export interface UploadDependencies {
-  /** Builds a client whose pool has `maxConnections` connections; the upload destroys it when it ends. */
-  createHttpClient(maxConnections: number): KognicHttpClient;
+  /**
+   * Returns the client of one upload, which sends at most `maxConnections` requests at once. The
+   * upload calls destroy() when it ends or is cancelled. A client shared with other work may make
+   * that a no-op, because cancel() also aborts each request in flight.
+   */
+  createHttpClient(maxConnections: number): UploadHttpClient;
   /** Folder of the journals and the reports. */
   stateDir: string;
   /** Dataset API URL, such as `https://dataset.app.kognic.com`; its origin is part of the journal key. */
@@ -118,7 +125,7 @@ export class Upload {
    */
   private readonly inFlightRequests = new Set<AbortController>();
 
-  private client: KognicHttpClient | undefined;
+  private client: UploadHttpClient | undefined;
   private journal: UploadJournal | undefined;
   private report: ReportFile | undefined;
 
