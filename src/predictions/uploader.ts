@@ -57,7 +57,7 @@ export interface UploadRequest {
   force?: boolean;
 }
 
-/** What an upload needs of an HTTP client. */
+/** The part of an HTTP client that an upload uses. */
 export type UploadHttpClient = Pick<KognicHttpClient, 'request' | 'destroy'>;
 
 export interface UploadDependencies {
