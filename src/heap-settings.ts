@@ -5,10 +5,11 @@
  * - Old generation: V8 lets it grow to up to four times its live size between full collections
  *   when those are cheap. During an upload that was about 100 MB for 25 MB of live data, so the
  *   growth is limited to OLD_GENERATION_GROWTH_PERCENT.
- * - Young generation: V8 doubles its two semi-spaces up to 16 MB each, 32 MB in all. Here they
- *   stop growing at MAX_NEW_SPACE_BYTES in all. The check runs after each collection, so a burst
- *   of allocation within one turn of the event loop, such as parsing one large prediction, can
- *   still grow them past it. V8 shrinks them again when allocation slows down.
+ * - Young generation: in Node 20, V8 doubles its two semi-spaces up to 16 MB each, 32 MB in all
+ *   (measured with `v8.getHeapSpaceStatistics()`). Here they stop growing at MAX_NEW_SPACE_BYTES
+ *   in all. The check runs after each collection, so a burst of allocation within one turn of
+ *   the event loop, such as parsing one large prediction, can still grow them past it. V8 shrinks
+ *   them again when allocation slows down.
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
@@ -23,7 +24,7 @@ export const MAX_NEW_SPACE_BYTES = 16 * 1024 * 1024;
 const DEFAULT_NEW_SPACE_GROWTH_FACTOR = 2;
 
 // NOTE: V8 reads both flags when it collects, so setting them after start-up takes effect. This
-// was measured with the V8 of Node 20; a V8 that drops a flag prints one line to stderr.
+// was measured with the V8 of Node 20 only. A V8 that drops a flag prints one line to stderr.
 setFlagsFromString(`--heap-growing-percent=${OLD_GENERATION_GROWTH_PERCENT}`);
 
 let newSpaceGrowthFactor = DEFAULT_NEW_SPACE_GROWTH_FACTOR;

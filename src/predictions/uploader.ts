@@ -118,10 +118,8 @@ export class Upload {
   /** Aborts waits and the reader; in-flight requests are aborted only by cancel(). */
   private readonly stopController = new AbortController();
   /**
-   * One abort controller per request in flight, which cancel() aborts. With one shared signal,
-   * Node links all requests' listeners in one list and leaves each removed listener pointing at
-   * its neighbours. Listeners in the old generation then kept newer requests alive until the next
-   * full garbage collection.
+   * One abort controller per request in flight, which cancel() aborts. A shared signal kept newer
+   * requests alive, because Node leaves each removed listener pointing at its neighbours.
    */
   private readonly inFlightRequests = new Set<AbortController>();
 
