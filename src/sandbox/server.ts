@@ -6,11 +6,11 @@
 
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import { type DatasetRequest, handleDatasetRequest, matchRoute, unknownRouteReply, type RouteMatch } from './dataset-routes.js';
 import { FaultPlan, type PlannedFault } from './faults.js';
 import { type BodyReadResult, type JsonParseResult, MAX_BODY_BYTES, type Reply, errorReply, isPlainObject, mediaType, parseJson, readBody, writeReply } from './http.js';
+import { PreciseTimer } from './precise-timer.js';
 import { isDatasetApiRequest, StatsRecorder } from './stats.js';
 import { type NewDataset, SandboxStore } from './store.js';
 import { type TokenEndpointResult, describeTokenRequest, handleTokenRequest } from './token-route.js';
@@ -54,6 +54,7 @@ export class KognicSandbox {
   private readonly store: SandboxStore;
   private readonly tokens = new TokenStore();
   private readonly faults: FaultPlan;
+  private readonly timer = new PreciseTimer();
   private readonly recorder: StatsRecorder;
   private readonly sockets = new Set<Socket>();
   private readonly connectionIds = new WeakMap<Socket, number>();
@@ -196,6 +197,7 @@ export class KognicSandbox {
       }),
     );
     await Promise.all([serverClosed, ...socketsClosed]);
+    await this.timer.close();
   }
 
   private async listen(): Promise<void> {
@@ -354,28 +356,9 @@ export class KognicSandbox {
    * Waits until the latency has passed since the request head arrived, so that reading and
    * parsing the body count toward it. Resolves false when the client closed the connection.
    */
-  private async waitLatency(exchange: Exchange): Promise<boolean> {
+  private waitLatency(exchange: Exchange): Promise<boolean> {
     const deadline = exchange.arrivedAt + this.faults.latencyMs(exchange.match.route);
-
-    // Node's timers count from the event loop's cached clock, which can lag behind, so a timer
-    // can fire before its delay has passed. The loop then waits again for the time that is left,
-    // and no response comes early. Timers have whole milliseconds, so one can come up to about
-    // 1 ms late.
-    for (;;) {
-      if (exchange.closed.signal.aborted) {
-        return false;
-      }
-      const remainingMs = deadline - performance.now();
-      if (remainingMs <= 0) {
-        return true;
-      }
-
-      try {
-        await delay(remainingMs, undefined, { signal: exchange.closed.signal });
-      } catch {
-        return false;
-      }
-    }
+    return this.timer.waitUntil(deadline, exchange.closed.signal);
   }
 
   /** Produces the normal reply and performs its effect (issued token, new group or prediction). */
