@@ -302,6 +302,22 @@ describe('expired access tokens', () => {
     expect(sandbox.predictions(groupUuid)).toHaveLength(1);
   });
 
+  it('calls onWrite for each request written', async () => {
+    const { groupUuid, sceneUuids } = createGroup(2);
+    await tokenProvider.getToken();
+    let writes = 0;
+    const onWrite = (): void => {
+      writes += 1;
+    };
+
+    await client.request({ ...predictionRequest(groupUuid, sceneUuids[0]!, OPENLABEL_JSON), onWrite });
+    expect(writes).toBe(1);
+
+    sandbox.revokeTokens();
+    await client.request({ ...predictionRequest(groupUuid, sceneUuids[1]!, OPENLABEL_JSON), onWrite });
+    expect(writes).toBe(3);
+  });
+
   it('fails on a second 401', async () => {
     sandbox.enqueueResponses('listDatasets', { status: 401, body: { message: 'No' } }, { status: 401, body: { message: 'Still no' } });
 
@@ -327,6 +343,21 @@ describe('network failures', () => {
     expect((error as KognicNetworkError).code).toBe('ECONNREFUSED');
     expect(error.message).toContain(`GET /v2/datasets failed: Connection to ${new URL(deadUrl).host} was refused`);
     expect(error.message).not.toContain('fetch failed');
+  });
+
+  it('skips onWrite for a refused connection', async () => {
+    const probe = await KognicSandbox.start();
+    const deadUrl = probe.url;
+    await probe.close();
+    const offline = startClient({ baseUrl: deadUrl });
+    let writes = 0;
+
+    const error = await captureRejection(
+      offline.request({ method: 'GET', path: '/v2/datasets', retry: 'none', onWrite: () => (writes += 1) }),
+    );
+
+    expect((error as KognicNetworkError).code).toBe('ECONNREFUSED');
+    expect(writes).toBe(0);
   });
 
   it('reports a dropped POST as sent', async () => {

@@ -7,7 +7,15 @@ import { UserInputError } from '../src/errors.js';
 import { journalPath } from '../src/predictions/journal.js';
 import { MAX_RESULT_CHARS, uploadSummarySchema } from '../src/predictions/summary.js';
 import type { SourceEntry } from '../src/predictions/types.js';
-import { MAX_UPLOAD_CONNECTIONS, READ_AHEAD_ITEMS_PER_CONNECTION, Upload, type UploadProgress } from '../src/predictions/uploader.js';
+import type { RequestOptions } from '../src/kognic/http-client.js';
+import {
+  MAX_UPLOAD_CONNECTIONS,
+  READ_AHEAD_ITEMS_PER_CONNECTION,
+  Upload,
+  type UploadDependencies,
+  type UploadProgress,
+} from '../src/predictions/uploader.js';
+import { validatePrediction } from '../src/predictions/validation.js';
 import { boxEntries, startUploadHarness, type UploadHarness } from './helpers/upload-harness.js';
 import { makeBoxPrediction } from './helpers/predictions.js';
 
@@ -246,6 +254,69 @@ describe('upload reading', () => {
     expect(summary.status).toBe('failed');
     expect(summary.error).toContain('disk on fire');
     expect(summary.counts.invalid).toBe(1);
+  });
+});
+
+describe('upload request order', () => {
+  let harness: UploadHarness;
+
+  beforeEach(async () => {
+    harness = await startUploadHarness({ sceneCount: 40, sandbox: { latencyMs: 2 } });
+  });
+
+  afterEach(async () => {
+    await harness.close();
+  });
+
+  it('writes a request before reading on', async () => {
+    // The events of one connection: each response starts the next request, and frees room for
+    // the reader to validate one more item. The request must be written first.
+    const events: Array<'responded' | 'written' | 'validated'> = [];
+    const deps: UploadDependencies = {
+      ...harness.deps,
+      createHttpClient: (maxConnections) => {
+        const client = harness.deps.createHttpClient(maxConnections);
+        return {
+          request: async <T>(options: RequestOptions) => {
+            try {
+              return await client.request<T>({
+                ...options,
+                onWrite: () => {
+                  events.push('written');
+                  options.onWrite?.();
+                },
+              });
+            } finally {
+              events.push('responded');
+            }
+          },
+          destroy: () => client.destroy(),
+        };
+      },
+      validate: (item) => {
+        events.push('validated');
+        return validatePrediction(item);
+      },
+    };
+
+    const upload = new Upload(
+      { jobId: 'upl_order', groupUuid: harness.groupUuid, entries: boxEntries(harness.sceneUuids), maxConnections: 1 },
+      deps,
+    );
+    upload.start();
+    const summary = await upload.done;
+
+    expect(summary.counts.created).toBe(40);
+    const pairs = events.flatMap((event, index) => {
+      if (event !== 'responded') {
+        return [];
+      }
+      const nextWrite = events.indexOf('written', index);
+      const nextValidation = events.indexOf('validated', index);
+      return nextWrite === -1 || nextValidation === -1 ? [] : [{ response: index, nextWrite, nextValidation }];
+    });
+    expect(pairs.length).toBeGreaterThan(30);
+    expect(pairs.filter((pair) => pair.nextValidation < pair.nextWrite)).toEqual([]);
   });
 });
 

@@ -84,6 +84,8 @@ export interface RequestOptions {
    * repeated POST creates a second resource.
    */
   retry?: 'safe' | 'none';
+  /** Called each time undici starts to write this request to a connection, so once per attempt sent. */
+  onWrite?: () => void;
 }
 
 export interface ApiResponse<T> {
@@ -250,7 +252,7 @@ export class KognicHttpClient {
       try {
         token = await this.tokenProvider.getToken(signal);
         sent += 1;
-        exchange = await this.send(method, path, body, token, signal);
+        exchange = await this.send(method, path, body, token, signal, options.onWrite);
       } catch (error) {
         const retryable =
           (error instanceof KognicNetworkError || (error instanceof KognicAuthError && !error.fatal)) &&
@@ -326,6 +328,7 @@ export class KognicHttpClient {
     body: string | undefined,
     token: string,
     signal: AbortSignal | undefined,
+    onWrite: (() => void) | undefined,
   ): Promise<Exchange> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${token}`,
@@ -348,7 +351,7 @@ export class KognicHttpClient {
     }
 
     try {
-      const exchange = await this.dispatch(dispatchOptions, signal, method, path);
+      const exchange = await this.dispatch(dispatchOptions, signal, method, path, onWrite);
       this.logger.debug('Kognic API request', { method, path, status: exchange.status, ms: Date.now() - startedAt });
       this.warnIfSunset(path, exchange.headers);
       return exchange;
@@ -372,6 +375,7 @@ export class KognicHttpClient {
     signal: AbortSignal | undefined,
     method: string,
     path: string,
+    onWrite: (() => void) | undefined,
   ): Promise<Exchange> {
     const pool = await this.pool;
     return new Promise<Exchange>((resolve, reject) => {
@@ -411,6 +415,7 @@ export class KognicHttpClient {
             return;
           }
           requestWritten = true;
+          onWrite?.();
         },
         onResponseStart: (_controller, statusCode, responseHeaders) => {
           status = statusCode;

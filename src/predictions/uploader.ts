@@ -36,6 +36,12 @@ export const READ_AHEAD_ITEMS_PER_CONNECTION = 4;
  */
 export const MAX_READ_AHEAD_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Turns of the event loop that the reader waits at most, before each item, for requests to be
+ * written. It bounds the delay when a request waits for a new connection.
+ */
+const MAX_READER_YIELD_TURNS = 4;
+
 /** Failed or unknown items logged one by one; the rest are counted in one line at the end. */
 export const MAX_LOGGED_ITEM_WARNINGS = 20;
 
@@ -134,6 +140,8 @@ export class Upload {
   private readonly unsentItems: QueuedItem[] = [];
   private wakeReader: (() => void) | undefined;
   private readCount = 0;
+  /** Requests passed to the HTTP client that it has not started to write yet. */
+  private unwrittenRequests = 0;
   private totalHint: number | undefined;
   private sourceExhausted = false;
   private admission: ItemAdmission | undefined;
@@ -285,6 +293,9 @@ export class Upload {
     try {
       while (!this.stopping) {
         await this.waitForReadAheadRoom();
+        // Each item takes a turn of the event loop or more, so that a response that arrives
+        // while items are read and validated waits for one item, not for a whole read-ahead.
+        await this.yieldToRequests();
         if (this.stopping) {
           break;
         }
@@ -300,11 +311,6 @@ export class Upload {
 
         this.readCount += 1;
         this.handleEntry(next.value);
-
-        // Each item takes a turn of the event loop, so that a response that arrives while items
-        // are read and validated waits for one item, not for a whole read-ahead, and the
-        // request that follows it is written first.
-        await nextTurn();
       }
     } finally {
       if (!this.sourceExhausted) {
@@ -348,6 +354,20 @@ export class Upload {
         this.wakeReader = resolve;
       });
       this.wakeReader = undefined;
+    }
+  }
+
+  /**
+   * Waits one turn of the event loop, and more while a request of this upload waits to be
+   * written, up to MAX_READER_YIELD_TURNS. A response wakes the reader and starts the next
+   * request at the same time, but undici (7.30) writes that request to its keep-alive connection
+   * only in a setImmediate callback of the next turn or the one after. Without the wait, reading
+   * and validating an item would delay the request.
+   */
+  private async yieldToRequests(): Promise<void> {
+    await nextTurn();
+    for (let turn = 1; turn < MAX_READER_YIELD_TURNS && this.unwrittenRequests > 0; turn++) {
+      await nextTurn();
     }
   }
 
@@ -456,10 +476,19 @@ export class Upload {
 
     const controller = new AbortController();
     this.inFlightRequests.add(controller);
+    let written = false;
+    const countWritten = (): void => {
+      if (!written) {
+        written = true;
+        this.unwrittenRequests -= 1;
+      }
+    };
+    this.unwrittenRequests += 1;
     try {
       const response = await client.request<unknown>({
         ...predictionRequest(this.groupUuid, item.sceneUuid, item.documentJson, controller.signal),
         retry: 'none',
+        onWrite: countWritten,
       });
 
       // The client resends once after a 401, which counts as a request too.
@@ -478,6 +507,7 @@ export class Upload {
       // 401 is not counted in `attempts` when the resend fails too.
       return this.afterFailure(item, error);
     } finally {
+      countWritten();
       this.inFlightRequests.delete(controller);
     }
   }
