@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { predictionRequest } from '../src/kognic/dataset-api.js';
 import { KognicApiError, KognicNetworkError, KognicResponseError } from '../src/kognic/errors.js';
-import { extractApiMessage, KognicHttpClient, MAX_CONNECTIONS } from '../src/kognic/http-client.js';
+import { extractApiMessage, KognicHttpClient, MAX_CONNECTIONS, MAX_RESPONSE_BYTES } from '../src/kognic/http-client.js';
 import { TokenProvider } from '../src/kognic/token-provider.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { KognicSandbox, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from '../src/sandbox/index.js';
@@ -153,6 +153,15 @@ describe('error responses', () => {
     expect(error).toBeInstanceOf(KognicApiError);
     expect((error as KognicApiError).status).toBe(404);
     expect((error as KognicApiError).apiMessage).toContain('5d0c3a8e-0000-4000-8000-000000000000');
+  });
+
+  it('stops reading an oversized response', async () => {
+    sandbox.enqueueResponses('listDatasets', { status: 200, body: 'x'.repeat(MAX_RESPONSE_BYTES + 1) });
+
+    const error = await captureRejection(client.request({ method: 'GET', path: '/v2/datasets', retry: 'none' }));
+
+    expect(error).toBeInstanceOf(KognicResponseError);
+    expect(error.message).toBe(`Kognic API response to GET /v2/datasets is larger than ${MAX_RESPONSE_BYTES} bytes; it was not read.`);
   });
 
   it('summarises an HTML page', async () => {

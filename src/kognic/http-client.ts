@@ -379,7 +379,8 @@ export class KognicHttpClient {
   ): Promise<Exchange> {
     const pool = await this.pool;
     return new Promise<Exchange>((resolve, reject) => {
-      const tooLarge = new Error(`response body exceeds ${MAX_RESPONSE_BYTES} bytes`);
+      // Created only when needed, because an Error captures a stack trace.
+      let tooLarge: Error | undefined;
       let settled = false;
       let requestWritten = false;
       let controller: Dispatcher.DispatchController | undefined;
@@ -426,6 +427,7 @@ export class KognicHttpClient {
           const isError = status < 200 || status >= 300;
           const limit = isError ? MAX_ERROR_BODY_BYTES : MAX_RESPONSE_BYTES;
           if (!isError && bodyBytes > limit) {
+            tooLarge = new Error(`response body exceeds ${MAX_RESPONSE_BYTES} bytes`);
             responseController.abort(tooLarge);
             return;
           }
@@ -444,7 +446,7 @@ export class KognicHttpClient {
           if (!settle()) {
             return;
           }
-          if (error === tooLarge) {
+          if (tooLarge !== undefined && error === tooLarge) {
             reject(
               new KognicResponseError(
                 `Kognic API response to ${method} ${path} is larger than ${MAX_RESPONSE_BYTES} bytes; it was not read.`,
