@@ -20,24 +20,41 @@ export type BodyReadResult = { kind: 'complete'; body: Buffer } | { kind: 'too_l
  * client can finish sending and then read the 413, but is not kept. Rejects when the client
  * closes the connection before the body ends.
  */
-export async function readBody(request: IncomingMessage, maxBytes: number): Promise<BodyReadResult> {
-  const chunks: Buffer[] = [];
-  let receivedBytes = 0;
+export function readBody(request: IncomingMessage, maxBytes: number): Promise<BodyReadResult> {
+  // Listeners instead of `for await`, because the async iterator costs the sandbox's one thread
+  // more time per request, and the throughput benchmark sends hundreds of requests per second.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let receivedBytes = 0;
 
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    receivedBytes += buffer.length;
-    if (receivedBytes <= maxBytes) {
-      chunks.push(buffer);
-    } else {
-      chunks.length = 0;
-    }
-  }
+    const onData = (chunk: Buffer): void => {
+      receivedBytes += chunk.length;
+      if (receivedBytes <= maxBytes) {
+        chunks.push(chunk);
+      } else {
+        chunks.length = 0;
+      }
+    };
+    const onEnd = (): void => {
+      cleanUp();
+      resolve(receivedBytes > maxBytes ? { kind: 'too_large', receivedBytes } : { kind: 'complete', body: Buffer.concat(chunks) });
+    };
+    const onClose = (): void => {
+      cleanUp();
+      reject(new Error('The client closed the connection before the request body ended.'));
+    };
+    const cleanUp = (): void => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('close', onClose);
+      request.off('error', onClose);
+    };
 
-  if (receivedBytes > maxBytes) {
-    return { kind: 'too_large', receivedBytes };
-  }
-  return { kind: 'complete', body: Buffer.concat(chunks) };
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('close', onClose);
+    request.on('error', onClose);
+  });
 }
 
 export function jsonReply(status: number, body: unknown, headers?: Record<string, string>): Reply {
