@@ -54,11 +54,11 @@ describe('PreciseTimer', () => {
     const controller = new AbortController();
     const aborted = timer.waitUntil(performance.now() + 5, controller.signal);
     const deadline = performance.now() + 15;
-    const kept = timer.waitUntil(deadline, new AbortController().signal);
+    const otherWait = timer.waitUntil(deadline, new AbortController().signal);
     controller.abort();
 
     expect(await aborted).toBe(false);
-    expect(await kept).toBe(true);
+    expect(await otherWait).toBe(true);
     expect(performance.now()).toBeGreaterThanOrEqual(deadline);
   });
 
