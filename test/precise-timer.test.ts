@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import type { Worker } from 'node:worker_threads';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -11,8 +12,9 @@ const BUILT_PRECISE_TIMER = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 let timer: PreciseTimer;
 
-beforeEach(() => {
+beforeEach(async () => {
   timer = new PreciseTimer();
+  await timer.start();
 });
 
 afterEach(async () => {
@@ -77,6 +79,42 @@ describe('PreciseTimer', () => {
 
     expect(reached).toBe(true);
     expect(performance.now()).toBeGreaterThanOrEqual(deadline);
+  });
+
+  it('falls back when the worker exits', async () => {
+    const deadline = performance.now() + 30;
+    const waiting = timer.waitUntil(deadline, new AbortController().signal);
+    await (timer as unknown as { worker: Worker }).worker.terminate();
+
+    expect(await waiting).toBe(true);
+    expect(performance.now()).toBeGreaterThanOrEqual(deadline);
+  });
+
+  it('rejects a NaN deadline', () => {
+    expect(() => timer.waitUntil(Number.NaN, new AbortController().signal)).toThrow(RangeError);
+  });
+
+  it('settles start and close alone', async () => {
+    // In a process with no other handle, start() and close() must keep the worker referenced
+    // until they settle, or the process exits with code 13. The worker also still wakes for the
+    // aborted wait, which may be handled after close().
+    const script = `
+      import { PreciseTimer } from ${JSON.stringify(pathToFileURL(BUILT_PRECISE_TIMER).href)};
+      const timer = new PreciseTimer();
+      await timer.start();
+      const controller = new AbortController();
+      const deadline = performance.now() + 5;
+      const waiting = timer.waitUntil(deadline, controller.signal);
+      controller.abort();
+      await waiting;
+      while (performance.now() < deadline + 2) {}
+      await timer.close();
+      process.stdout.write('closed');
+    `;
+
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000 });
+
+    expect(stdout).toBe('closed');
   });
 
   it('lets the process exit', async () => {

@@ -9,6 +9,7 @@
  * fractional timeout, and posts a message to the main thread when the earliest deadline is near.
  * The main thread then checks the deadline on each turn of its event loop until it has passed.
  */
+import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 
@@ -56,6 +57,7 @@ const WAKE_LEAD_MS = 0.25;
 interface PendingWait {
   /** Milliseconds on the `performance.now()` clock. */
   deadline: number;
+  signal: AbortSignal;
   resolve: (reached: boolean) => void;
 }
 
@@ -67,6 +69,8 @@ export class PreciseTimer {
   private readonly pending = new Set<PendingWait>();
   private readonly hrtimeOffsetMs = measureHrtimeOffset();
   private closed = false;
+  /** Set when the worker runs; until then waits use Node's timers, which need no start-up. */
+  private workerOnline = false;
   /** Whether a setImmediate callback will run fireDue(). */
   private checkScheduled = false;
 
@@ -74,18 +78,41 @@ export class PreciseTimer {
     this.wakeAt[0] = Infinity;
   }
 
+  /** Starts the worker, which the first wait otherwise starts, and resolves once it runs. */
+  async start(): Promise<void> {
+    this.ensureWorker();
+    const worker = this.worker;
+    if (worker === undefined || this.workerOnline) {
+      return;
+    }
+
+    // Referenced while it starts, or a process with nothing else to do would exit meanwhile.
+    worker.ref();
+    try {
+      await once(worker, 'online');
+    } finally {
+      this.updateRef();
+    }
+  }
+
   /**
    * Resolves true once `performance.now()` has reached `deadline`, and false as soon as `signal`
    * aborts first. It never resolves true early. After close() it falls back to setTimeout.
    */
   waitUntil(deadline: number, signal: AbortSignal): Promise<boolean> {
+    if (Number.isNaN(deadline)) {
+      throw new RangeError('The deadline is NaN; pass a time from performance.now().');
+    }
     if (signal.aborted) {
       return Promise.resolve(false);
     }
     if (deadline <= performance.now()) {
       return Promise.resolve(true);
     }
-    if (this.closed) {
+
+    // A worker takes 20 to 35 ms to start, longer than the first waits of a sandbox.
+    this.ensureWorker();
+    if (this.closed || !this.workerOnline) {
       return waitWithTimers(deadline, signal);
     }
 
@@ -97,6 +124,7 @@ export class PreciseTimer {
       };
       const wait: PendingWait = {
         deadline,
+        signal,
         resolve: (reached) => {
           signal.removeEventListener('abort', onAbort);
           resolve(reached);
@@ -128,6 +156,8 @@ export class PreciseTimer {
     if (worker !== undefined) {
       Atomics.store(this.control, STOP, 1);
       this.bumpGeneration();
+      // An unreferenced worker would let the process exit before terminate() settles.
+      worker.ref();
       await worker.terminate();
     }
   }
@@ -138,6 +168,10 @@ export class PreciseTimer {
    * in between. Otherwise the worker wakes it WAKE_LEAD_MS before that deadline.
    */
   private fireDue(): void {
+    if (this.closed) {
+      return;
+    }
+
     const now = performance.now();
     for (const wait of this.pending) {
       if (wait.deadline <= now) {
@@ -187,13 +221,19 @@ export class PreciseTimer {
       return;
     }
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { shared: this.shared } });
+    this.worker.on('online', () => (this.workerOnline = true));
     this.worker.on('message', () => this.fireDue());
     this.worker.on('error', () => this.fallBackToTimers());
+    this.worker.on('exit', () => this.fallBackToTimers());
     this.updateRef();
   }
 
   /** Keeps the process alive only while a wait is pending, as a setTimeout would. */
   private updateRef(): void {
+    if (this.closed) {
+      // close() waits for the worker to exit, which needs it referenced.
+      return;
+    }
     if (this.pending.size > 0) {
       this.worker?.ref();
     } else {
@@ -201,12 +241,14 @@ export class PreciseTimer {
     }
   }
 
-  /** Moves the pending waits to Node's timers if the worker fails, so no wait hangs. */
+  /** Moves the pending waits to Node's timers if the worker fails or exits, so no wait hangs. */
   private fallBackToTimers(): void {
+    if (this.closed) {
+      return;
+    }
     this.closed = true;
     for (const wait of this.pending) {
-      const controller = new AbortController();
-      void waitWithTimers(wait.deadline, controller.signal).then(wait.resolve);
+      void waitWithTimers(wait.deadline, wait.signal).then(wait.resolve);
     }
     this.pending.clear();
   }

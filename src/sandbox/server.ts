@@ -80,6 +80,10 @@ export class KognicSandbox {
   static async start(options: SandboxOptions = {}): Promise<KognicSandbox> {
     const sandbox = new KognicSandbox(resolveOptions(options));
     await sandbox.listen();
+    if (sandbox.options.latencyMs > 0) {
+      // Without it, the first responses would come up to 1 ms late, from Node's timers.
+      await sandbox.timer.start();
+    }
     return sandbox;
   }
 
