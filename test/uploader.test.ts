@@ -66,6 +66,57 @@ describe('upload of 500 predictions', () => {
     expect(harness.sandbox.predictions(harness.groupUuid)).toHaveLength(1_000);
   });
 
+  it('writes a request before reading on', async () => {
+    // The events of one connection: each response starts the next request, and frees room for
+    // the reader to validate one more item. The request must be written first.
+    const events: Array<'responded' | 'written' | 'validated'> = [];
+    const deps: UploadDependencies = {
+      ...harness.deps,
+      createHttpClient: (maxConnections) => {
+        const client = harness.deps.createHttpClient(maxConnections);
+        return {
+          request: async <T>(options: RequestOptions) => {
+            try {
+              return await client.request<T>({
+                ...options,
+                onWrite: () => {
+                  events.push('written');
+                  options.onWrite?.();
+                },
+              });
+            } finally {
+              events.push('responded');
+            }
+          },
+          destroy: () => client.destroy(),
+        };
+      },
+      validate: (item) => {
+        events.push('validated');
+        return validatePrediction(item);
+      },
+    };
+
+    const upload = new Upload(
+      { jobId: 'upl_order', groupUuid: harness.groupUuid, entries: boxEntries(harness.sceneUuids.slice(0, 40)), maxConnections: 1 },
+      deps,
+    );
+    upload.start();
+    const summary = await upload.done;
+
+    expect(summary.counts.created).toBe(40);
+    const pairs = events.flatMap((event, index) => {
+      if (event !== 'responded') {
+        return [];
+      }
+      const nextWrite = events.indexOf('written', index);
+      const nextValidation = events.indexOf('validated', index);
+      return nextWrite === -1 || nextValidation === -1 ? [] : [{ response: index, nextWrite, nextValidation }];
+    });
+    expect(pairs.length).toBeGreaterThan(30);
+    expect(pairs.filter((pair) => pair.nextValidation < pair.nextWrite)).toEqual([]);
+  });
+
   it('respects a lower connection limit', async () => {
     const summary = await harness.run(harness.sceneUuids.slice(0, 60), { maxConnections: 3 });
 
@@ -254,69 +305,6 @@ describe('upload reading', () => {
     expect(summary.status).toBe('failed');
     expect(summary.error).toContain('disk on fire');
     expect(summary.counts.invalid).toBe(1);
-  });
-});
-
-describe('upload request order', () => {
-  let harness: UploadHarness;
-
-  beforeEach(async () => {
-    harness = await startUploadHarness({ sceneCount: 40, sandbox: { latencyMs: 2 } });
-  });
-
-  afterEach(async () => {
-    await harness.close();
-  });
-
-  it('writes a request before reading on', async () => {
-    // The events of one connection: each response starts the next request, and frees room for
-    // the reader to validate one more item. The request must be written first.
-    const events: Array<'responded' | 'written' | 'validated'> = [];
-    const deps: UploadDependencies = {
-      ...harness.deps,
-      createHttpClient: (maxConnections) => {
-        const client = harness.deps.createHttpClient(maxConnections);
-        return {
-          request: async <T>(options: RequestOptions) => {
-            try {
-              return await client.request<T>({
-                ...options,
-                onWrite: () => {
-                  events.push('written');
-                  options.onWrite?.();
-                },
-              });
-            } finally {
-              events.push('responded');
-            }
-          },
-          destroy: () => client.destroy(),
-        };
-      },
-      validate: (item) => {
-        events.push('validated');
-        return validatePrediction(item);
-      },
-    };
-
-    const upload = new Upload(
-      { jobId: 'upl_order', groupUuid: harness.groupUuid, entries: boxEntries(harness.sceneUuids), maxConnections: 1 },
-      deps,
-    );
-    upload.start();
-    const summary = await upload.done;
-
-    expect(summary.counts.created).toBe(40);
-    const pairs = events.flatMap((event, index) => {
-      if (event !== 'responded') {
-        return [];
-      }
-      const nextWrite = events.indexOf('written', index);
-      const nextValidation = events.indexOf('validated', index);
-      return nextWrite === -1 || nextValidation === -1 ? [] : [{ response: index, nextWrite, nextValidation }];
-    });
-    expect(pairs.length).toBeGreaterThan(30);
-    expect(pairs.filter((pair) => pair.nextValidation < pair.nextWrite)).toEqual([]);
   });
 });
 

@@ -86,7 +86,7 @@ export class PreciseTimer {
       return;
     }
 
-    // Referenced while it starts, or a process with nothing else to do would exit meanwhile.
+    // The worker stays referenced while it starts, or a process with nothing else to do would exit.
     worker.ref();
     try {
       await once(worker, 'online');
@@ -97,7 +97,8 @@ export class PreciseTimer {
 
   /**
    * Resolves true once `performance.now()` has reached `deadline`, and false as soon as `signal`
-   * aborts first. It never resolves true early. After close() it falls back to setTimeout.
+   * aborts first. It never resolves true early. Before the worker runs and after close(), it uses
+   * Node's timers instead.
    */
   waitUntil(deadline: number, signal: AbortSignal): Promise<boolean> {
     if (Number.isNaN(deadline)) {
@@ -110,7 +111,7 @@ export class PreciseTimer {
       return Promise.resolve(true);
     }
 
-    // A worker takes 20 to 35 ms to start, longer than the first waits of a sandbox.
+    // A worker took 20 to 35 ms to start on a 2-CPU VM with Node 20, longer than a sandbox's first waits.
     this.ensureWorker();
     if (this.closed || !this.workerOnline) {
       return waitWithTimers(deadline, signal);

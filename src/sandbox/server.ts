@@ -185,6 +185,7 @@ export class KognicSandbox {
 
   private async closeServer(): Promise<void> {
     if (!this.server.listening) {
+      await this.timer.close();
       return;
     }
 
