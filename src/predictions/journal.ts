@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import type { Logger } from '../log.js';
+import { JournalLock } from './journal-lock.js';
 
 /** Mode of every folder the server creates under the state folder: only the user may read it. */
 export const STATE_DIR_MODE = 0o700;
@@ -70,6 +71,7 @@ export class UploadJournal {
   private constructor(
     readonly path: string,
     private readonly fd: number,
+    private readonly lock: JournalLock,
     private readonly scenes: Map<string, string>,
     /** Lines that could not be parsed when the journal was opened, such as a line torn by a crash. */
     readonly unreadableLines: number,
@@ -80,16 +82,18 @@ export class UploadJournal {
    * earlier event into memory. The file is read as a stream, so a long journal is never held
    * as one string. Unparsable lines are skipped and counted.
    *
-   * NOTE: the file is not locked. Two server processes that upload to the same group at the same
-   * time each read the journal once, when they start, so both may send a scene.
+   * The journal stays locked until close(): while it is open, another open of the same journal,
+   * in this process or another one, throws UploadBusyError.
    */
   static async open(options: { stateDir: string; apiOrigin: string; groupUuid: string; logger: Logger }): Promise<UploadJournal> {
     const path = journalPath(options.stateDir, options.apiOrigin, options.groupUuid);
     mkdirSync(join(path, '..'), { recursive: true, mode: STATE_DIR_MODE });
+    const lock = JournalLock.acquire(path, options.groupUuid, STATE_FILE_MODE);
 
-    // Append mode: every write goes to the end of the file, whatever else has the file open.
-    const fd = openSync(path, 'a+', STATE_FILE_MODE);
+    let fd: number | undefined;
     try {
+      // Append mode: every write goes to the end of the file, whatever else has the file open.
+      fd = openSync(path, 'a+', STATE_FILE_MODE);
       const scenes = new Map<string, string>();
       const unreadableLines = await readEvents(path, (event) => applyEvent(scenes, event));
       endTornLine(fd);
@@ -97,9 +101,12 @@ export class UploadJournal {
       if (unreadableLines > 0) {
         options.logger.warn('Skipped unreadable lines in the upload journal', { path, lines: unreadableLines });
       }
-      return new UploadJournal(path, fd, scenes, unreadableLines);
+      return new UploadJournal(path, fd, lock, scenes, unreadableLines);
     } catch (error) {
-      closeSync(fd);
+      if (fd !== undefined) {
+        closeSync(fd);
+      }
+      lock.release();
       throw error;
     }
   }
@@ -138,8 +145,13 @@ export class UploadJournal {
     writeSync(this.fd, `${JSON.stringify(event)}\n`);
   }
 
+  /** Closes the file and releases its lock, also when the close fails. */
   close(): void {
-    closeSync(this.fd);
+    try {
+      closeSync(this.fd);
+    } finally {
+      this.lock.release();
+    }
   }
 }
 
