@@ -138,6 +138,16 @@ describe('journal lock', () => {
     expect((error as Error).message).toContain('by another process');
   });
 
+  it('leaves a replaced lock on close', async () => {
+    const journal = await openJournal();
+    const pid = runningPid();
+    writeLock({ pid, host: hostname() });
+
+    journal.close();
+
+    expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid });
+  });
+
   it('takes over an old lock file without an owner', async () => {
     writeFileSync(lockPath, 'not json');
     const minuteAgo = new Date(Date.now() - 60_000);

@@ -25,8 +25,8 @@ interface LockOwner {
  */
 const UNREADABLE_LOCK_MAX_AGE_MS = 10_000;
 
-/** Lock files that this process holds, removed on exit even when a journal is never closed. */
-const heldLockPaths = new Set<string>();
+/** Lock files of this process by path, removed on exit even when a journal is never closed. */
+const ownedLocks = new Map<string, LockOwner>();
 let exitHandlerInstalled = false;
 
 /** Another upload owns the lock of a prediction group's journal. */
@@ -35,7 +35,10 @@ export class UploadBusyError extends UserInputError {}
 export class JournalLock {
   private released = false;
 
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    private readonly owner: LockOwner,
+  ) {}
 
   /**
    * Takes the lock of the journal at `journalPath`, creating the lock file with `fileMode`. Throws
@@ -48,8 +51,8 @@ export class JournalLock {
     // Two tries: the second follows the removal of an abandoned lock.
     for (let attempt = 1; attempt <= 2; attempt++) {
       if (tryCreate(path, owner, fileMode)) {
-        rememberHeldLock(path);
-        return new JournalLock(path);
+        rememberOwnedLock(path, owner);
+        return new JournalLock(path, owner);
       }
 
       const holder = readOwner(path);
@@ -65,14 +68,17 @@ export class JournalLock {
     throw new UploadBusyError(busyMessage(path, groupUuid, readOwner(path)));
   }
 
-  /** Removes the lock file; later calls do nothing. */
+  /**
+   * Removes the lock file unless another process has replaced it, after someone deleted it by
+   * hand. Later calls do nothing.
+   */
   release(): void {
     if (this.released) {
       return;
     }
     this.released = true;
-    heldLockPaths.delete(this.path);
-    removeQuietly(this.path);
+    ownedLocks.delete(this.path);
+    removeIfUnchanged(this.path, this.owner);
   }
 }
 
@@ -143,16 +149,16 @@ function isProcessRunning(pid: number): boolean {
 }
 
 /**
- * Removes an abandoned lock unless its content changed since it was judged. Another process that
- * took it over in between is thus not robbed of it, except in the instant between this read and
- * the removal.
+ * Removes a lock unless its content changed since it was read as `expected`. Another process that
+ * took the lock over in between thus keeps it, except in the instant between this read and the
+ * removal.
  */
-function removeIfUnchanged(path: string, judged: LockOwner | 'unreadable'): void {
+function removeIfUnchanged(path: string, expected: LockOwner | 'unreadable'): void {
   const current = readOwner(path);
   if (current === 'missing') {
     return;
   }
-  if (JSON.stringify(current) === JSON.stringify(judged)) {
+  if (JSON.stringify(current) === JSON.stringify(expected)) {
     removeQuietly(path);
   }
 }
@@ -165,13 +171,13 @@ function removeQuietly(path: string): void {
   }
 }
 
-function rememberHeldLock(path: string): void {
-  heldLockPaths.add(path);
+function rememberOwnedLock(path: string, owner: LockOwner): void {
+  ownedLocks.set(path, owner);
   if (!exitHandlerInstalled) {
     exitHandlerInstalled = true;
     process.once('exit', () => {
-      for (const lockPath of heldLockPaths) {
-        removeQuietly(lockPath);
+      for (const [lockPath, lockOwner] of ownedLocks) {
+        removeIfUnchanged(lockPath, lockOwner);
       }
     });
   }
