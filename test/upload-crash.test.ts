@@ -52,6 +52,18 @@ async function spawnServer(env: Record<string, string>, args: string[]): Promise
   return { client, transport, stderr: () => stderr };
 }
 
+/** The environment of a server that uses the sandbox, with no config file to find. */
+function sandboxEnv(sandbox: KognicSandbox): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    KOGNIC_DATASET_URL: sandbox.url,
+    KOGNIC_AUTH_URL: sandbox.url,
+    KOGNIC_CLIENT_ID: SANDBOX_CLIENT_ID,
+    KOGNIC_CLIENT_SECRET: SANDBOX_CLIENT_SECRET,
+    XDG_CONFIG_HOME: '/nonexistent-config',
+  };
+}
+
 describe('upload after a server crash', () => {
   let sandbox: KognicSandbox;
   let target: UploadTarget;
@@ -78,14 +90,7 @@ describe('upload after a server crash', () => {
     const stateDir = makeTempDir('upload-crash-state-');
     serverArgs = ['--state-dir', stateDir, '--root', root, '--log-level', 'warning'];
     lockPath = `${journalPath(stateDir, sandbox.url, target.groupUuid)}.lock`;
-    env = {
-      PATH: process.env.PATH ?? '',
-      KOGNIC_DATASET_URL: sandbox.url,
-      KOGNIC_AUTH_URL: sandbox.url,
-      KOGNIC_CLIENT_ID: SANDBOX_CLIENT_ID,
-      KOGNIC_CLIENT_SECRET: SANDBOX_CLIENT_SECRET,
-      XDG_CONFIG_HOME: '/nonexistent-config',
-    };
+    env = sandboxEnv(sandbox);
     const uploadArgs = { predictionGroupUuid: target.groupUuid, paths: [root], waitSeconds: 55 };
 
     const first = await spawnServer(env, serverArgs);
@@ -155,14 +160,7 @@ describe('uploads of two servers to one group', () => {
     const root = makeTempDir('upload-lock-root-');
     writeSceneFiles(root, target.sceneUuids);
     const serverArgs = ['--state-dir', makeTempDir('upload-lock-state-'), '--root', root, '--log-level', 'warning'];
-    const env = {
-      PATH: process.env.PATH ?? '',
-      KOGNIC_DATASET_URL: sandbox.url,
-      KOGNIC_AUTH_URL: sandbox.url,
-      KOGNIC_CLIENT_ID: SANDBOX_CLIENT_ID,
-      KOGNIC_CLIENT_SECRET: SANDBOX_CLIENT_SECRET,
-      XDG_CONFIG_HOME: '/nonexistent-config',
-    };
+    const env = sandboxEnv(sandbox);
     const uploadArgs = { predictionGroupUuid: target.groupUuid, paths: [root], waitSeconds: 55 };
 
     const first = await spawnServer(env, serverArgs);
