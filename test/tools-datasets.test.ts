@@ -221,7 +221,28 @@ describe('dataset tools', () => {
       const h = await start();
       const result = await h.call('list_datasets', { limit: 201 });
       expect(result.isError).toBe(true);
-      expect(resultText(result)).toContain('at most 200');
+      expect(resultText(result)).toContain('from 1 to 200');
+      expect(resultText(result)).toContain('got 201');
+    });
+
+    it('rejects a misspelt argument', async () => {
+      const h = await start();
+      const result = await h.call('list_datasets', { namecontains: 'camera' });
+      const text = resultText(result);
+
+      expect(result.isError).toBe(true);
+      expect(text).toContain('unknown argument "namecontains"');
+      expect(text).toContain('takes only nameContains, limit, offset');
+    });
+
+    it('cuts a long bad value in errors', async () => {
+      const h = await start();
+      const result = await h.call('list_prediction_groups', { datasetUuid: 'y'.repeat(60_000) });
+      const text = resultText(result);
+
+      expect(result.isError).toBe(true);
+      expect(text).toContain('(60000 characters) is not a dataset UUID');
+      expect(text.length).toBeLessThan(1_000);
     });
 
     it('rejects a class mapping that is not JSON', async () => {
@@ -242,6 +263,7 @@ describe('dataset tools', () => {
 
       for (const tool of tools) {
         expect(tool.inputSchema.type).toBe('object');
+        expect(tool.inputSchema.additionalProperties, tool.name).toBe(false);
         expect(tool.outputSchema?.type).toBe('object');
         const text = JSON.stringify([tool.inputSchema, tool.outputSchema]);
         expect(text).not.toContain('$ref');

@@ -214,7 +214,36 @@ describe('upload_predictions arguments', () => {
     expect(text).toContain('maxConnections');
     expect(text).toContain('at most 10');
     expect(text).toContain('concurrent connections');
+    expect(text).toContain('got 11');
     expect(predictionRequests(harness.sandbox)).toHaveLength(0);
+  });
+
+  it('rejects an unknown argument', async () => {
+    harness = await startHarness();
+    const target = addUploadTarget(harness.sandbox, 1);
+
+    const result = await harness.call('upload_predictions', {
+      predictionGroupUuid: target.groupUuid,
+      predictions: inlinePredictions(target.sceneUuids),
+      dryRun: true,
+    });
+    const text = resultText(result);
+
+    expect(result.isError).toBe(true);
+    expect(text).toContain('unknown argument "dryRun"');
+    expect(text).toContain('Nothing was done');
+    expect(predictionRequests(harness.sandbox)).toHaveLength(0);
+  });
+
+  it('cuts a long job id in errors', async () => {
+    harness = await startHarness();
+
+    const result = await harness.call('get_upload_job', { jobId: 'x'.repeat(60_000) });
+    const text = resultText(result);
+
+    expect(result.isError).toBe(true);
+    expect(text).toContain('(60000 characters)');
+    expect(text.length).toBeLessThan(1_000);
   });
 
   it('rejects a non-numeric waitSeconds', async () => {

@@ -45,8 +45,9 @@ const MAX_READER_YIELD_TURNS = 4;
 /** Failed or unknown items logged one by one; the rest are counted in one line at the end. */
 export const MAX_LOGGED_ITEM_WARNINGS = 20;
 
-/** Job ids become file names, so they are limited to a safe alphabet. */
-const JOB_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Job ids become file names, so they are limited to a safe alphabet and length. */
+export const MAX_JOB_ID_LENGTH = 64;
+const JOB_ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_JOB_ID_LENGTH}}$`);
 
 /** Group UUIDs become file names and URL segments. */
 const GROUP_UUID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;

@@ -36,12 +36,16 @@ export const createPredictionGroupTool = defineTool({
     name: z
       .string()
       .trim()
-      .min(1, { error: 'must not be empty' })
-      .max(MAX_GROUP_NAME_LENGTH, { error: `must be at most ${MAX_GROUP_NAME_LENGTH} characters` })
+      .min(1, { error: 'expected a group name, got an empty string' })
+      .max(MAX_GROUP_NAME_LENGTH, {
+        error: (issue) => `expected a name of at most ${MAX_GROUP_NAME_LENGTH} characters, got ${String(issue.input).length}; shorten it`,
+      })
       .describe('Name of the group as shown in Kognic, e.g. the model name and version.'),
     description: z
       .string()
-      .max(MAX_GROUP_DESCRIPTION_LENGTH, { error: `must be at most ${MAX_GROUP_DESCRIPTION_LENGTH} characters` })
+      .max(MAX_GROUP_DESCRIPTION_LENGTH, {
+        error: (issue) => `expected a description of at most ${MAX_GROUP_DESCRIPTION_LENGTH} characters, got ${String(issue.input).length}; shorten it`,
+      })
       .optional()
       .describe('Free text shown with the group.'),
     classMapping: arrayInput(classMappingEntrySchema)

@@ -6,10 +6,14 @@
 import type { McpServer, RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 import type { ServerContext } from '../context.js';
 import { formatToolError } from './errors.js';
+import { quoteInput } from './input.js';
+
+/** Unknown argument names that an error message lists; the rest are counted. */
+const MAX_LISTED_UNKNOWN_ARGUMENTS = 5;
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -50,7 +54,7 @@ export function registerTool<Input extends z.ZodObject, Output extends z.ZodObje
   const config = {
     title: definition.title,
     description: definition.description,
-    inputSchema: definition.inputSchema,
+    inputSchema: rejectingUnknownArguments(definition.name, definition.inputSchema),
     outputSchema: definition.outputSchema,
     annotations: { title: definition.title, ...definition.annotations },
   };
@@ -75,4 +79,25 @@ export function registerTool<Input extends z.ZodObject, Output extends z.ZodObje
     config,
     callback,
   );
+}
+
+/**
+ * Returns the input schema with unknown arguments rejected. A Zod object drops unknown keys by
+ * default, so a misspelt or invented argument, such as `dryRun: true` on an upload, would be
+ * ignored and the call would run as if it had not been given. The advertised JSON Schema then
+ * has `additionalProperties: false`.
+ */
+function rejectingUnknownArguments(toolName: string, schema: z.ZodObject): z.ZodObject {
+  const accepted = Object.keys(schema.shape).join(', ');
+  return z.strictObject(schema.shape, {
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') {
+        return undefined;
+      }
+      const listed = issue.keys.slice(0, MAX_LISTED_UNKNOWN_ARGUMENTS).map(quoteInput).join(', ');
+      const more = issue.keys.length > MAX_LISTED_UNKNOWN_ARGUMENTS ? ` and ${issue.keys.length - MAX_LISTED_UNKNOWN_ARGUMENTS} more` : '';
+      const noun = issue.keys.length === 1 ? 'argument' : 'arguments';
+      return `unknown ${noun} ${listed}${more}; ${toolName} takes only ${accepted}. Nothing was done: remove or rename ${issue.keys.length === 1 ? 'it' : 'them'}`;
+    },
+  });
 }

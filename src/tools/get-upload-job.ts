@@ -3,13 +3,21 @@ import { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import { uploadSummarySchema } from '../predictions/summary.js';
 import type { UploadJobs } from '../predictions/jobs.js';
-import type { Upload } from '../predictions/uploader.js';
+import { MAX_JOB_ID_LENGTH, type Upload } from '../predictions/uploader.js';
 import { defineTool } from './define.js';
-import { integerInput } from './input.js';
+import { integerInput, quoteInput } from './input.js';
 import { waitForUpload } from './upload-progress.js';
 import { MAX_WAIT_SECONDS } from './upload-predictions.js';
 
-export const jobIdInput = z.string().trim().min(1, { error: 'must not be empty' }).describe('The jobId an upload_predictions result returned.');
+export const jobIdInput = z
+  .string({ error: (issue) => `expected the jobId string that upload_predictions returned, got ${issue.input === null ? 'null' : typeof issue.input}` })
+  .trim()
+  .min(1, { error: 'expected the jobId that upload_predictions returned, got an empty string' })
+  .max(MAX_JOB_ID_LENGTH, {
+    error: (issue) =>
+      `expected the jobId of at most ${MAX_JOB_ID_LENGTH} characters that upload_predictions returned, got ${quoteInput(String(issue.input))}`,
+  })
+  .describe('The jobId an upload_predictions result returned.');
 
 /** Returns the job, or throws an error that names the report folder when the id is unknown. */
 export function findJob(jobs: UploadJobs, jobId: string, stateDir: string): Upload {

@@ -34,25 +34,36 @@ function parseJsonOnce(value: unknown): unknown {
   }
 }
 
+/** Characters of a received string that an error message quotes; results must stay small. */
+const MAX_QUOTED_CHARS = 40;
+
+/** Returns a string value as JSON, cut after MAX_QUOTED_CHARS characters. */
+export function quoteInput(value: string): string {
+  return value.length > MAX_QUOTED_CHARS ? `${JSON.stringify(value.slice(0, MAX_QUOTED_CHARS))}... (${value.length} characters)` : JSON.stringify(value);
+}
+
 function describeReceived(input: unknown): string {
   if (typeof input === 'string') {
-    return `the string ${JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}...` : input)}`;
+    return `the string ${quoteInput(input)}`;
   }
   return input === null ? 'null' : typeof input;
 }
 
 /**
  * Returns a schema for an integer in [min, max]; `"25"` is read as 25, while `""`, `"abc"`, `"12abc"` and `"10.5"` are
- * rejected. `aboveMaxMessage` replaces the message for a value above `max`.
+ * rejected. `reason` explains the range in the message for a value outside it.
  */
-export function integerInput(min: number, max: number, aboveMaxMessage = `must be at most ${max}`) {
+export function integerInput(min: number, max: number, reason?: string) {
+  const range = max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+  const expected = reason === undefined ? `expected ${range}` : `expected ${range} (${reason})`;
+  const outOfRange = (issue: { input?: unknown }) => `${expected}, got ${String(issue.input)}`;
   return z.preprocess(
     coerceNumber,
     z
-      .number({ error: (issue) => `expected an integer, got ${describeReceived(issue.input)}` })
-      .int({ error: (issue) => `expected an integer, got ${String(issue.input)}` })
-      .min(min, { error: `must be at least ${min}` })
-      .max(max, { error: aboveMaxMessage }),
+      .number({ error: (issue) => `${expected}, got ${describeReceived(issue.input)}` })
+      .int({ error: outOfRange })
+      .min(min, { error: outOfRange })
+      .max(max, { error: outOfRange }),
   );
 }
 
@@ -78,7 +89,7 @@ export function uuidInput(what: string, whereToFind: string) {
     .string({ error: (issue) => `expected a ${what} UUID string, got ${describeReceived(issue.input)}` })
     .trim()
     .refine((value) => UUID_PATTERN.test(value), {
-      error: (issue) => `${JSON.stringify(issue.input)} is not a ${what} UUID; ${whereToFind}`,
+      error: (issue) => `${quoteInput(String(issue.input))} is not a ${what} UUID; ${whereToFind}`,
     })
     .describe(`The ${what} UUID (8-4-4-4-12 hexadecimal digits).`);
 }

@@ -33,7 +33,7 @@ export const uploadPredictionsTool = defineTool({
     maxConnections: integerInput(
       1,
       MAX_UPLOAD_CONNECTIONS,
-      `must be at most ${MAX_UPLOAD_CONNECTIONS}: the Kognic dataset API allows at most ${MAX_UPLOAD_CONNECTIONS} concurrent connections`,
+      `the Kognic dataset API allows at most ${MAX_UPLOAD_CONNECTIONS} concurrent connections`,
     )
       .default(MAX_UPLOAD_CONNECTIONS)
       .describe(`Concurrent requests, 1 to ${MAX_UPLOAD_CONNECTIONS} (the API's limit; default ${MAX_UPLOAD_CONNECTIONS}).`),
