@@ -31,5 +31,9 @@ describe('upload to an unknown group', () => {
     expect(resultText(result)).toContain('list_prediction_groups');
     const posts = harness.sandbox.requests.filter((request) => request.route === 'createPrediction');
     expect(posts.length).toBeLessThanOrEqual(2);
+    expect(summary.counts.failed).toBe(posts.length);
+    expect(summary.counts.pending).toBe(200 - posts.length);
+    expect(summary.failureReasons[0]).toMatchObject({ reason: 'group_not_found', count: posts.length });
+    expect(summary.failureReasons[0]?.examples[0]).toMatchObject({ outcome: 'failed', httpStatus: 404, attempts: 1 });
   });
 });

@@ -105,6 +105,7 @@ describe('upload with rejected credentials', () => {
     expect(summary.counts).toMatchObject({ pending: 30, total: 30, created: 0, failed: 0 });
     expect(harness.sandbox.stats.tokenRequests).toHaveLength(1);
     expect(harness.predictionRequests()).toHaveLength(0);
+    expect(harness.reportLines(summary.jobId).filter((line) => line.attempts !== 0)).toEqual([]);
   });
 
   it('keeps earlier results', async () => {

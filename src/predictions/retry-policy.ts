@@ -54,8 +54,12 @@ export type FailureDecision =
   | { action: 'failed'; reason: string; httpStatus?: number; error: string }
   /** The request may have created the prediction; it must not be resent. */
   | { action: 'unknown'; reason: string; error: string }
-  /** Nothing more can be sent, such as after rejected credentials; the request was not sent. */
-  | { action: 'stop'; error: string };
+  /**
+   * Nothing more can be sent. With `httpStatus` the API rejected this request, such as a 404 for
+   * a missing group, and the item failed; without it, such as after rejected credentials, the
+   * item was not sent.
+   */
+  | { action: 'stop'; error: string; reason?: string; httpStatus?: number };
 
 /**
  * Decides what follows a failed request for one item, and counts the failure in `counters`.
@@ -166,6 +170,8 @@ function decideAfterApiError(
   if (status === 404) {
     return {
       action: 'stop',
+      reason: 'group_not_found',
+      httpStatus: status,
       error:
         `The Kognic API returned HTTP 404 for the prediction group${apiMessage}. ` +
         'Check predictionGroupUuid: list_prediction_groups returns the groups of a dataset, and create_prediction_group makes one.',

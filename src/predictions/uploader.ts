@@ -506,14 +506,15 @@ export class Upload {
     } catch (error) {
       // NOTE: the client's errors do not say how many requests they took, so the resend after a
       // 401 is not counted in `attempts` when the resend fails too.
-      return this.afterFailure(item, error);
+      return this.afterFailure(item, error, written);
     } finally {
       countWritten();
       this.inFlightRequests.delete(controller);
     }
   }
 
-  private afterFailure(item: QueuedItem, error: unknown): AttemptStep {
+  /** Decides what follows a failed attempt; `requestWritten` says whether any of its requests was written. */
+  private afterFailure(item: QueuedItem, error: unknown, requestWritten: boolean): AttemptStep {
     const notCreated = (reason: string, status?: number): JournalEvent => ({
       e: 'failed',
       scene: item.sceneUuid,
@@ -577,14 +578,27 @@ export class Upload {
           event: { e: 'unknown', scene: item.sceneUuid, job: this.jobId, reason: decision.reason, at: Date.now() },
         };
 
-      case 'stop':
-        this.writeJournal(notCreated('not_sent'));
+      case 'stop': {
         this.stop(
           'failed',
           `${decision.error} The upload stopped: items not sent yet stay pending, and a rerun after the fix skips the ones already created.`,
         );
         this.logger.error('Upload stopped', { error: decision.error });
-        return { kind: 'not_sent' };
+        if (decision.httpStatus === undefined || decision.reason === undefined) {
+          this.writeJournal(notCreated('not_sent'));
+          if (!requestWritten) {
+            item.attempts -= 1;
+          }
+          return { kind: 'not_sent' };
+        }
+
+        // The API rejected this request, so the item failed rather than waiting to be sent.
+        return {
+          kind: 'finished',
+          report: this.itemReport(item, 'failed', { httpStatus: decision.httpStatus, reason: decision.reason, error: decision.error }),
+          event: notCreated(decision.reason, decision.httpStatus),
+        };
+      }
     }
   }
 
