@@ -73,7 +73,8 @@ Options (each flag wins over its environment variable):
                       ~/.local/state/kognic-dataset-mcp)
   --log-level LEVEL   ${LOG_LEVELS.join(', ')} [KOGNIC_MCP_LOG_LEVEL] (default ${DEFAULT_LOG_LEVEL})
   --sandbox           Serve a built-in Kognic-compatible API on 127.0.0.1 with sample data,
-                      so every tool can be tried without a Kognic account
+                      so every tool can be tried without a Kognic account. Credentials
+                      settings, --env and environments.json are then ignored.
   -h, --help          Print this help and exit
   -v, --version       Print the version and exit
 
@@ -252,9 +253,12 @@ function resolveConfig(values: { [K in keyof typeof OPTIONS]?: unknown }, env: N
   const explicitDatasetUrl = flag('dataset-url') ?? nonEmpty(env.KOGNIC_DATASET_URL);
   const explicitAuthUrl = flag('auth-url') ?? nonEmpty(env.KOGNIC_AUTH_URL);
 
+  // The sandbox serves its own API and credentials, so it skips environments.json and --env, and
+  // a broken file does not stop it from starting.
+  const sandbox = values.sandbox === true;
   const environmentsPath = environmentsFilePath(env);
-  const environments = readEnvironmentsFile(environmentsPath);
-  const requestedEnvironment = flag('env');
+  const environments = sandbox ? undefined : readEnvironmentsFile(environmentsPath);
+  const requestedEnvironment = sandbox ? undefined : flag('env');
   if (requestedEnvironment !== undefined && environments === undefined) {
     throw new ConfigurationError(`--env "${requestedEnvironment}" was given but ${environmentsPath} does not exist.`);
   }
@@ -290,7 +294,7 @@ function resolveConfig(values: { [K in keyof typeof OPTIONS]?: unknown }, env: N
             credentials: typeof selected.entry.credentials === 'string' ? selected.entry.credentials : undefined,
           },
     logLevel: logLevelText,
-    sandbox: values.sandbox === true,
+    sandbox,
     roots: readRoots(values.root as string[] | undefined, env),
     stateDir: stateDir === undefined ? defaultStateDir(env) : path.resolve(expandHome(stateDir)),
   };

@@ -158,6 +158,18 @@ describe('parseCommandLine', () => {
     expect(() => runConfig([], env)).toThrow(/environments\.json is not valid JSON/);
   });
 
+  it('sandbox ignores invalid environments.json', () => {
+    const env = isolatedEnv();
+    const folder = path.join(env.XDG_CONFIG_HOME!, 'kognic');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'environments.json'), '{not json');
+
+    const config = runConfig(['--sandbox', '--env', 'production'], env);
+
+    expect(config.sandbox).toBe(true);
+    expect(config.environment).toBeUndefined();
+  });
+
   it('resolves --credentials to an absolute path', () => {
     const config = runConfig(['--credentials', 'creds.json'], isolatedEnv());
     expect(config.credentialsFile).toBe(path.resolve('creds.json'));

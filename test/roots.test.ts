@@ -148,8 +148,38 @@ describe('AllowedRoots.resolve', () => {
 
     expect(error.code).toBe('path_outside_roots');
     expect(error.path).toBe(target);
-    expect(error.message).toContain(`${target} is outside the allowed roots (${rootA}, ${rootB})`);
-    expect(error.message).toContain('add one with --root');
+    expect(error.message).toContain(`${target} is outside the server's allowed roots.`);
+    expect(error.message).toContain('add its folder with --root DIR or KOGNIC_MCP_ROOTS');
+    expect(error.message).toContain(`Allowed roots: ${rootA}, ${rootB}.`);
+  });
+
+  it('records command-line roots source', () => {
+    expect(roots.source).toBe('command-line');
+  });
+
+  it('gives client-root advice outside client roots', async () => {
+    const clientRoots = await AllowedRoots.fromFileUris([pathToFileURL(rootA).href, pathToFileURL(rootB).href]);
+    const target = path.join(outside, 'secret.json');
+
+    const error = await accessError(clientRoots.resolve(target));
+
+    expect(clientRoots.source).toBe('client');
+    expect(error.code).toBe('path_outside_roots');
+    expect(error.message).toContain(`${target} is outside the MCP roots that the client offers`);
+    expect(error.message).toContain('add its folder as a root in the MCP client (host)');
+    expect(error.message).toContain(`Client roots: ${rootA}, ${rootB}.`);
+    expect(error.message).not.toContain('--root DIR');
+    expect(error.message).not.toContain('KOGNIC_MCP_ROOTS');
+  });
+
+  it('names client roots for outward link', async () => {
+    const clientRoots = await AllowedRoots.fromFileUris([pathToFileURL(rootA).href]);
+
+    const error = await accessError(clientRoots.resolve('link-out.json'));
+
+    expect(error.code).toBe('path_outside_roots');
+    expect(error.message).toContain(`resolves to ${path.join(outside, 'secret.json')}, which is outside the MCP roots that the client offers`);
+    expect(error.message).toContain(`Client roots: ${rootA}.`);
   });
 
   it('rejects .. segments leaving a root', async () => {

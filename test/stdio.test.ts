@@ -3,7 +3,8 @@
  * stdio to the sandbox API. `npm test` builds dist/ before the suite runs.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -260,5 +261,58 @@ describe('stdio server', () => {
     const run = await runRaw(['--dataset-url', 'http://dataset.example.com'], {}, []);
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain('plain HTTP');
+  });
+});
+
+describe('stdio server with invalid environments.json', () => {
+  let home: string;
+  let env: Record<string, string>;
+  let environmentsFile: string;
+
+  beforeAll(() => {
+    if (!existsSync(CLI)) {
+      throw new Error(`${CLI} is missing: run npm run build first (npm test does).`);
+    }
+    home = mkdtempSync(path.join(tmpdir(), 'kognic-stdio-broken-config-'));
+    const kognicConfig = path.join(home, 'config', 'kognic');
+    mkdirSync(kognicConfig, { recursive: true });
+    environmentsFile = path.join(kognicConfig, 'environments.json');
+    writeFileSync(environmentsFile, '{"environments": {');
+    env = { XDG_CONFIG_HOME: path.join(home, 'config'), XDG_STATE_HOME: path.join(home, 'state') };
+  });
+
+  afterAll(() => {
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('sandbox mode ignores the file', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, '--sandbox'], env, stderr: 'pipe' });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const client = new Client({ name: 'stdio-broken-config-test', version: '0' });
+
+    try {
+      await client.connect(transport);
+      const { tools } = await client.listTools();
+      const datasets = await client.callTool({ name: 'list_datasets', arguments: {} });
+
+      expect(tools.map((tool) => tool.name)).toContain('list_datasets');
+      expect((datasets.structuredContent as { total: number }).total).toBe(SEEDED_DATASETS.length);
+    } finally {
+      await client.close();
+    }
+    expect(stderr).toContain('MCP server ready');
+    expect(stderr).not.toContain('environments.json');
+  });
+
+  it('normal mode names the file', async () => {
+    const run = await runRaw([], env, []);
+
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain(`${environmentsFile} is not valid JSON`);
+    expect(run.stderr).toContain('Fix or remove the file.');
+    expect(run.stdoutLines).toEqual([]);
   });
 });

@@ -28,6 +28,13 @@ export class PathAccessError extends Error {
   }
 }
 
+/**
+ * Origin of the roots in force: the server's start settings (`command-line`: --root,
+ * KOGNIC_MCP_ROOTS, or the working directory in sandbox mode), or the MCP roots that the client
+ * offers (`client`), which replace them.
+ */
+export type RootsSource = 'command-line' | 'client';
+
 /** A root offered by the client that could not be used, with the reason. */
 export interface IgnoredRoot {
   uri: string;
@@ -93,6 +100,7 @@ export class AllowedRoots {
   private constructor(
     /** Real absolute paths of the roots, without duplicates, in the order given. */
     readonly dirs: readonly string[],
+    readonly source: RootsSource,
     /** Client roots that were skipped because they are not local directories. */
     readonly ignored: readonly IgnoredRoot[] = [],
   ) {}
@@ -107,7 +115,7 @@ export class AllowedRoots {
     for (const dir of dirs) {
       resolved.push(await resolveRootDir(dir, 'Create it or pass an existing directory with --root.'));
     }
-    return new AllowedRoots(unique(resolved));
+    return new AllowedRoots(unique(resolved), 'command-line');
   }
 
   /**
@@ -143,7 +151,7 @@ export class AllowedRoots {
       }
     }
 
-    return new AllowedRoots(unique(resolved), ignored);
+    return new AllowedRoots(unique(resolved), 'client', ignored);
   }
 
   /**
@@ -214,11 +222,16 @@ export class AllowedRoots {
 
   private outsideError(input: string, absolute: string, real?: string): PathAccessError {
     const subject = real === undefined || real === absolute ? absolute : `${absolute} resolves to ${real}, which`;
-    return new PathAccessError(
-      'path_outside_roots',
-      input,
-      `${subject} is outside the allowed roots (${this.dirs.join(', ')}). Move the file under a root or add one with --root.`,
-    );
+    const roots = this.dirs.join(', ');
+    // The advice comes before the list of roots because tool results cut long messages
+    // (validation reports keep the first 240 characters of each).
+    const message =
+      this.source === 'client'
+        ? `${subject} is outside the MCP roots that the client offers, which replace --root. ` +
+          `Pass a path inside one of them, or add its folder as a root in the MCP client (host). Client roots: ${roots}.`
+        : `${subject} is outside the server's allowed roots. Move the file under one of them, ` +
+          `or add its folder with --root DIR or KOGNIC_MCP_ROOTS and restart the server. Allowed roots: ${roots}.`;
+    return new PathAccessError('path_outside_roots', input, message);
   }
 }
 
