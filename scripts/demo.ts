@@ -120,6 +120,7 @@ async function main(): Promise<void> {
     const { jobId, status, counts, durationMs, itemsPerSecond, reportPath } = summary;
     console.log(JSON.stringify({ jobId, status, counts, durationMs, itemsPerSecond, reportPath }, null, 2));
     console.log('The full summary also lists failure reasons with examples and up to 50 items.');
+    console.log(`The report and the journal stay in ${stateDir}; delete that folder when you are done with them.`);
   } finally {
     await client.close();
   }
