@@ -146,6 +146,14 @@ describe('dataset tools', () => {
       expect(sandbox.requests.filter((request) => request.route === 'listGroups')).toHaveLength(0);
     });
 
+    it('accepts an upper-case dataset UUID', async () => {
+      const h = await start();
+      const result = await h.call('list_prediction_groups', { datasetUuid: CAMERA_DATASET.uuid.toUpperCase() });
+
+      expect(result.isError).toBeFalsy();
+      expect(sandbox.requests.filter((request) => request.route === 'listGroups').at(-1)?.path).toContain(CAMERA_DATASET.uuid);
+    });
+
     it('reports an unknown dataset', async () => {
       const h = await start();
       const result = await h.call('list_prediction_groups', { datasetUuid: '00000000-0000-4000-8000-000000000000' });

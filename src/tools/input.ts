@@ -83,11 +83,16 @@ export function arrayInput<T extends z.ZodType>(item: T) {
   );
 }
 
-/** Returns a schema for a UUID written as 8-4-4-4-12 hexadecimal digits. Checked here rather than with `format`, which some hosts reject. */
+/**
+ * Returns a schema for a UUID written as 8-4-4-4-12 hexadecimal digits, checked here rather than
+ * with `format`, which some hosts reject. The value is lower-cased, the canonical form (RFC 9562
+ * reads UUIDs case-insensitively), because the API looks UUIDs up as they are written.
+ */
 export function uuidInput(what: string, whereToFind: string) {
   return z
     .string({ error: (issue) => `expected a ${what} UUID string, got ${describeReceived(issue.input)}` })
     .trim()
+    .toLowerCase()
     .refine((value) => UUID_PATTERN.test(value), {
       error: (issue) => `${quoteInput(String(issue.input))} is not a ${what} UUID; ${whereToFind}`,
     })
