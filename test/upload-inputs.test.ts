@@ -246,6 +246,22 @@ describe('upload_predictions arguments', () => {
     expect(text.length).toBeLessThan(1_000);
   });
 
+  it('names a missing sceneUuid', async () => {
+    harness = await startHarness();
+    const target = addUploadTarget(harness.sandbox, 1);
+
+    const result = await harness.call('upload_predictions', {
+      predictionGroupUuid: target.groupUuid,
+      predictions: [{ openlabel: inlinePredictions(target.sceneUuids)[0]?.openlabel }],
+    });
+    const text = resultText(result);
+
+    expect(result.isError).toBe(true);
+    expect(text).toContain('missing sceneUuid');
+    expect(text).toContain('predictions[0].sceneUuid');
+    expect(predictionRequests(harness.sandbox)).toHaveLength(0);
+  });
+
   it('rejects a non-numeric waitSeconds', async () => {
     harness = await startHarness();
     const target = addUploadTarget(harness.sandbox, 1);

@@ -113,6 +113,15 @@ describe('document input', () => {
     });
   }
 
+  it('names a missing document', () => {
+    const result = validatePrediction({ sceneUuid: SCENE_UUID, openlabel: undefined });
+    const finding = result.findings.find((candidate) => candidate.code === 'missing_openlabel_wrapper');
+
+    expect(finding?.severity).toBe('error');
+    expect(finding?.message).toContain('The item has no prediction');
+    expect(finding?.message).not.toContain('undefined');
+  });
+
   it('rejects an unserialisable document', () => {
     const document = makeBoxPrediction();
     document.openlabel.metadata = { schema_version: '1.0.0', size: 10n };

@@ -111,7 +111,11 @@ function parseDocument(item: Pick<PredictionItem, 'openlabel' | 'sizeBytes'>, fi
 
   if (!isPlainObject(value) || !isPlainObject(value.openlabel)) {
     const found = isPlainObject(value) ? `an object with keys ${quote(Object.keys(value).join(', '))}` : quote(value);
-    findings.error('', 'missing_openlabel_wrapper', `The prediction is ${found}; give the document as {"openlabel": {...}}.`);
+    const message =
+      value === undefined
+        ? 'The item has no prediction; give the document as {"openlabel": {...}} in the item\'s openlabel field.'
+        : `The prediction is ${found}; give the document as {"openlabel": {...}}.`;
+    findings.error('', 'missing_openlabel_wrapper', message);
     return undefined;
   }
 

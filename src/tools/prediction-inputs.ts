@@ -8,7 +8,14 @@ import type { SourceEntry } from '../predictions/types.js';
 import { arrayInput, booleanInput } from './input.js';
 
 const inlinePredictionSchema = z.object({
-  sceneUuid: z.string().describe('UUID of the Kognic scene the prediction belongs to.'),
+  sceneUuid: z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? 'missing sceneUuid: give each inline prediction the UUID of its Kognic scene'
+          : `expected the scene UUID as a string, got ${issue.input === null ? 'null' : typeof issue.input}`,
+    })
+    .describe('UUID of the Kognic scene the prediction belongs to.'),
   // Optional here so that a missing document is reported for that item, with the expected
   // shape, instead of rejecting the whole call.
   openlabel: z
