@@ -2,8 +2,8 @@
  * The journal's lock file, with real files and real processes: a dead process stands for a
  * crashed server, and a sleeping child process for a server that is still uploading.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -118,6 +118,62 @@ describe('journal lock', () => {
     journal.close();
 
     expect(owner.pid).toBe(process.pid);
+  });
+
+  it('takes over its own pid\'s old lock', async () => {
+    // A restarted container gives the new server the pid of the killed one.
+    writeLock({ pid: process.pid, host: hostname() });
+
+    const journal = await openJournal();
+    const owner = JSON.parse(readFileSync(lockPath, 'utf8')) as { since: string };
+    journal.close();
+
+    expect(owner.since).not.toBe('2026-12-05T03:00:00.000Z');
+  });
+
+  it('keeps a lock that is a folder', async () => {
+    mkdirSync(lockPath);
+
+    const error = await openError();
+
+    expect(error).toBeInstanceOf(UploadBusyError);
+    expect((error as Error).message).toContain('it is not a regular file');
+    expect(statSync(lockPath).isDirectory()).toBe(true);
+  });
+
+  it('keeps a lock that is a FIFO', async () => {
+    // Reading a FIFO would block the server until a writer opens it.
+    execFileSync('mkfifo', [lockPath]);
+
+    const error = await openError();
+
+    expect(error).toBeInstanceOf(UploadBusyError);
+    expect((error as Error).message).toContain('it is not a regular file');
+  });
+
+  it('waits for a takeover in progress', async () => {
+    writeLock({ pid: deadPid(), host: hostname() });
+    writeFileSync(`${lockPath}.takeover`, '');
+
+    const error = await openError();
+
+    expect(error).toBeInstanceOf(UploadBusyError);
+    expect(existsSync(`${lockPath}.takeover`)).toBe(true);
+  });
+
+  it('clears an abandoned takeover', async () => {
+    const pid = deadPid();
+    writeLock({ pid, host: hostname() });
+    writeFileSync(`${lockPath}.takeover`, '');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(`${lockPath}.takeover`, minuteAgo, minuteAgo);
+
+    const journal = await openJournal();
+    const owner = JSON.parse(readFileSync(lockPath, 'utf8')) as { pid: number };
+    journal.close();
+
+    expect(owner.pid).toBe(process.pid);
+    expect(existsSync(`${lockPath}.takeover`)).toBe(false);
   });
 
   it('keeps a lock from another host', async () => {
