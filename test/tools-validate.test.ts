@@ -1,7 +1,7 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -121,6 +121,37 @@ describe('validate_predictions', () => {
     const { report } = await validate({ paths: ['/etc/hosts.json'] });
     expect(report.counts.invalid).toBe(1);
     expect(report.findingsByCode[0]?.code).toBe('no_roots');
+  });
+
+  it('gives client-root advice outside client roots', async () => {
+    const clientRoot = realpathSync(mkdtempSync(path.join(tmpdir(), 'kognic-validate-client-root-')));
+    const flagRoot = realpathSync(mkdtempSync(path.join(tmpdir(), 'kognic-validate-flag-root-')));
+    const outsideFile = path.join(flagRoot, `${sceneUuidFor(0)}.json`);
+    writeFileSync(outsideFile, JSON.stringify(makeBoxPrediction()));
+    harness = await startHarness({ config: { roots: [flagRoot] }, env: {}, clientRoots: [pathToFileURL(clientRoot).href] });
+
+    const result = await harness.call('validate_predictions', { paths: [outsideFile] });
+    const report = result.structuredContent as unknown as ValidationReport;
+    const message = report.findingsByCode[0]?.examples[0]?.message;
+
+    expect(report.findingsByCode[0]?.code).toBe('path_outside_roots');
+    expect(message).toContain(`${outsideFile} is outside the MCP roots that the client offers`);
+    expect(message).toContain('add its folder as a root in the MCP client (host)');
+    expect(message).not.toContain('KOGNIC_MCP_ROOTS');
+  });
+
+  it('gives --root advice outside --root roots', async () => {
+    const flagRoot = realpathSync(mkdtempSync(path.join(tmpdir(), 'kognic-validate-flag-root-')));
+    const outsideDir = realpathSync(mkdtempSync(path.join(tmpdir(), 'kognic-validate-outside-')));
+    const outsideFile = path.join(outsideDir, `${sceneUuidFor(0)}.json`);
+    writeFileSync(outsideFile, JSON.stringify(makeBoxPrediction()));
+
+    const { report } = await validate({ paths: [outsideFile] }, [flagRoot]);
+    const message = report.findingsByCode[0]?.examples[0]?.message;
+
+    expect(report.findingsByCode[0]?.code).toBe('path_outside_roots');
+    expect(message).toContain(`${outsideFile} is outside the server's allowed roots.`);
+    expect(message).toContain('add its folder with --root DIR or KOGNIC_MCP_ROOTS');
   });
 
   it('requires predictions or paths', async () => {

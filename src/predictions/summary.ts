@@ -101,6 +101,8 @@ export interface UploadSummary {
   durationMs: number;
   itemsPerSecond: number;
   failureReasons: FailureReason[];
+  /** Failure reasons left out of `failureReasons` to keep the summary small. The report file has every item. */
+  reasonsNotListed: number;
   /** At most MAX_LISTED_ITEMS items, failures (invalid, failed, unknown) first. */
   items: ItemReport[];
   itemsNotListed: number;
@@ -151,6 +153,7 @@ export const uploadSummarySchema = z.object({
   failureReasons: z.array(
     z.object({ reason: z.string(), outcome: outcomeSchema, count: z.number().int(), examples: z.array(itemReportSchema) }),
   ),
+  reasonsNotListed: z.number().int().describe('Failure reasons left out of failureReasons to keep the result small. The report file lists every item.'),
   items: z.array(itemReportSchema).describe('Failures first; the report file lists every item'),
   itemsNotListed: z.number().int(),
   reportPath: z.string().describe('JSONL file with one line per item'),
@@ -261,6 +264,7 @@ export class UploadSummaryBuilder {
       durationMs,
       itemsPerSecond,
       failureReasons: [],
+      reasonsNotListed: this.reasons.size,
       items: [],
       itemsNotListed: counts.total,
       reportPath: cutText(this.reportPath, MAX_REPORT_PATH_JSON_CHARS, 'middle'),
@@ -281,12 +285,14 @@ export class UploadSummaryBuilder {
 
   private withDetail(base: UploadSummary, reasons: FailureReason[], level: DetailLevel): UploadSummary {
     const items = [...this.listedFailures, ...this.listedOthers].slice(0, level.items);
+    const listedReasons = reasons.slice(0, level.reasons);
     return {
       ...base,
-      failureReasons: reasons.slice(0, level.reasons).map((group) => ({
+      failureReasons: listedReasons.map((group) => ({
         ...group,
         examples: group.examples.slice(0, level.examplesPerReason),
       })),
+      reasonsNotListed: reasons.length - listedReasons.length,
       items,
       itemsNotListed: base.counts.total - items.length,
     };

@@ -1,8 +1,8 @@
 /**
  * Validation results of many items folded into one report a model can act on: counts, findings
  * grouped by code with a few examples each, and a short list of items with the invalid ones
- * first. Like the upload summary it keeps only counters and capped lists, and its JSON stays
- * under MAX_STRUCTURED_CHARS for any number of items.
+ * first. Like the upload summary it keeps only counters, capped lists and one number per scene,
+ * and its JSON stays under MAX_STRUCTURED_CHARS for any number of items.
  */
 import { z } from 'zod';
 
@@ -51,6 +51,17 @@ export interface ValidationReport {
   findingsByCode: FindingGroup[];
   items: ValidatedItem[];
   itemsNotListed: number;
+  /** Finding codes left out of `findingsByCode` to keep the report small. */
+  codesNotListed: number;
+}
+
+export interface ValidateEntriesOptions {
+  signal?: AbortSignal;
+  /**
+   * A path that the request lists more than once, as the caller wrote it. Its items are read
+   * again, so the duplicate_scene message names it as the likely cause.
+   */
+  repeatedPath?: string;
 }
 
 const findingSchema = z.object({
@@ -91,6 +102,7 @@ export const validationReportSchema = z.object({
     )
     .describe('Invalid items first, then items with warnings, then valid ones'),
   itemsNotListed: z.number().int(),
+  codesNotListed: z.number().int().describe('Finding codes left out of findingsByCode to keep the result small'),
 });
 
 interface DetailLevel {
@@ -175,6 +187,7 @@ export class ValidationReportBuilder {
         findingsByCode: groups.slice(0, level.codes).map((group) => ({ ...group, examples: group.examples.slice(0, level.examplesPerCode) })),
         items,
         itemsNotListed: total - items.length,
+        codesNotListed: Math.max(0, groups.length - level.codes),
       };
       if (JSON.stringify(report).length < MAX_STRUCTURED_CHARS) {
         break;
@@ -206,9 +219,14 @@ export class ValidationReportBuilder {
   }
 }
 
-/** Validates every entry of a source stream; stops early when `signal` aborts. */
-export async function validateEntries(entries: AsyncIterable<SourceEntry>, signal?: AbortSignal): Promise<ValidationReport> {
+/**
+ * Validates every entry of a source stream, and reports the second and later valid items of a
+ * scene as `duplicate_scene` errors, as an upload does. Stops early when `signal` aborts.
+ */
+export async function validateEntries(entries: AsyncIterable<SourceEntry>, options: ValidateEntriesOptions = {}): Promise<ValidationReport> {
+  const { signal } = options;
   const builder = new ValidationReportBuilder();
+  const duplicates = new DuplicateSceneCheck(options.repeatedPath);
 
   for await (const entry of entries) {
     signal?.throwIfAborted();
@@ -224,10 +242,53 @@ export async function validateEntries(entries: AsyncIterable<SourceEntry>, signa
       continue;
     }
 
-    const result = validatePrediction(entry.item);
+    const result = duplicates.check(entry.item.index, validatePrediction(entry.item));
     const sceneUuid = typeof entry.item.sceneUuid === 'string' ? entry.item.sceneUuid : undefined;
     builder.add(entry.item.source, sceneUuid, result);
   }
 
   return builder.build();
+}
+
+/** Characters of a repeated path quoted in a duplicate_scene message, so that the message stays whole in the report. */
+const MAX_REPEATED_PATH_JSON_CHARS = 60;
+
+/**
+ * Finds the scenes that an earlier item of the request already has. It follows the rule of the
+ * upload's admission, so the first valid item of a scene keeps it and invalid items claim none.
+ */
+class DuplicateSceneCheck {
+  /**
+   * Index of the first valid item of every scene. It keeps a number rather than the item's
+   * source, because the map grows by one entry per valid item and requests can have 100,000.
+   */
+  private readonly firstIndexByScene = new Map<string, number>();
+
+  constructor(private readonly repeatedPath: string | undefined) {}
+
+  /** Returns `result` unchanged, or made invalid by a duplicate_scene error when the scene came earlier. */
+  check(index: number, result: ValidationResult): ValidationResult {
+    const { sceneUuid } = result;
+    if (!result.valid || sceneUuid === undefined) {
+      return result;
+    }
+
+    const firstIndex = this.firstIndexByScene.get(sceneUuid);
+    if (firstIndex === undefined) {
+      this.firstIndexByScene.set(sceneUuid, index);
+      return result;
+    }
+
+    const duplicate: Finding = { pointer: '/sceneUuid', code: 'duplicate_scene', severity: 'error', message: this.message(sceneUuid, firstIndex) };
+    return { ...result, valid: false, errorCount: result.errorCount + 1, findings: [duplicate, ...result.findings] };
+  }
+
+  private message(sceneUuid: string, firstIndex: number): string {
+    const earlier = `Scene ${sceneUuid} already has a prediction at item index ${firstIndex}`;
+    if (this.repeatedPath === undefined) {
+      return `${earlier} of this request, counting from 0. upload_predictions takes one prediction per scene and rejects the later ones, so remove one of them.`;
+    }
+    const quoted = JSON.stringify(cutText(this.repeatedPath, MAX_REPEATED_PATH_JSON_CHARS, 'middle'));
+    return `${earlier}. paths lists ${quoted} more than once, which reads its items again, so list each path once.`;
+  }
 }

@@ -1,7 +1,10 @@
-import { cutText, type ItemReport, type UploadSummary } from '../predictions/summary.js';
+import { cutText, type FailureReason, type ItemReport, type UploadSummary } from '../predictions/summary.js';
 
 /** Length of the example message shown per failure reason. */
 const MAX_EXAMPLE_CHARS = 240;
+
+/** Failure reasons described in the text. One more line counts the others. */
+const MAX_REASONS_IN_TEXT = 5;
 
 function describeExample(example: ItemReport | undefined): string {
   const message = example?.error ?? example?.findings?.[0]?.message;
@@ -9,6 +12,29 @@ function describeExample(example: ItemReport | undefined): string {
     return '';
   }
   return ` For example ${example.source}: ${cutText(message, MAX_EXAMPLE_CHARS)}`;
+}
+
+/** Returns the line that counts the failure reasons the text leaves out, or undefined when it shows them all. */
+function describeMoreReasons(summary: UploadSummary, shownReasons: readonly FailureReason[]): string | undefined {
+  const listedBeyondText = summary.failureReasons.length - shownReasons.length;
+  const reasonCount = listedBeyondText + summary.reasonsNotListed;
+  if (reasonCount === 0) {
+    return undefined;
+  }
+
+  // Every invalid, failed or unknown item is counted under exactly one reason.
+  const { counts } = summary;
+  const shownItems = shownReasons.reduce((sum, group) => sum + group.count, 0);
+  const itemCount = counts.invalid + counts.failed + counts.unknown - shownItems;
+  let where = 'See failureReasons in the structured result, or the report file below for every item.';
+  if (summary.reasonsNotListed > 0) {
+    where =
+      listedBeyondText > 0
+        ? `failureReasons in the structured result lists ${listedBeyondText} of them, and the report file below lists every item.`
+        : 'The structured result leaves them out to stay small, but the report file below lists every item.';
+  }
+  const more = shownReasons.length > 0 ? 'more ' : '';
+  return `- ${reasonCount} ${more}failure reason(s) with ${itemCount} item(s) in all. ${where}`;
 }
 
 /** Writes the few lines a host shows when it ignores structured content. */
@@ -20,8 +46,13 @@ export function describeUploadSummary(summary: UploadSummary): string {
       `${counts.failed} failed, ${counts.unknown} unknown, ${counts.pending} pending.`,
   ];
 
-  for (const group of summary.failureReasons.slice(0, 5)) {
+  const shownReasons = summary.failureReasons.slice(0, MAX_REASONS_IN_TEXT);
+  for (const group of shownReasons) {
     lines.push(`- ${group.outcome} ${group.reason}: ${group.count} item(s).${describeExample(group.examples[0])}`);
+  }
+  const moreReasons = describeMoreReasons(summary, shownReasons);
+  if (moreReasons !== undefined) {
+    lines.push(moreReasons);
   }
   if (summary.error !== undefined) {
     lines.push(`Stopped because: ${summary.error}`);
