@@ -184,6 +184,19 @@ describe('upload_predictions arguments', () => {
     expect(harness.sandbox.predictions(target.groupUuid)).toHaveLength(2);
   });
 
+  it('keeps created scenes with resendUnknown', async () => {
+    harness = await startHarness();
+    const target = addUploadTarget(harness.sandbox, 1);
+    const predictions = inlinePredictions(target.sceneUuids);
+
+    await harness.call('upload_predictions', { predictionGroupUuid: target.groupUuid, predictions });
+    const rerun = await harness.call('upload_predictions', { predictionGroupUuid: target.groupUuid, predictions, resendUnknown: 'true' });
+
+    expect(rerun.isError).toBeFalsy();
+    expect(summaryOf(rerun).counts.skipped).toBe(1);
+    expect(harness.sandbox.predictions(target.groupUuid)).toHaveLength(1);
+  });
+
   it('reads maxConnections from a string', async () => {
     harness = await startHarness({ sandbox: { latencyMs: 200 } });
     const target = addUploadTarget(harness.sandbox, 20);

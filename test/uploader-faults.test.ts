@@ -214,7 +214,7 @@ describe('upload under faults', () => {
 
     expect(second.counts).toMatchObject({ skipped: 4, unknown: 1 });
     expect(heldBack).toMatchObject({ sceneUuid: unknownScene, reason: 'unconfirmed_earlier_send', attempts: 0 });
-    expect(heldBack?.error).toContain('force: true');
+    expect(heldBack?.error).toContain('resendUnknown: true');
     expect(harness.predictionRequests()).toHaveLength(5);
   });
 
@@ -262,6 +262,20 @@ describe('upload journal on rerun', () => {
     expect(summary.counts).toMatchObject({ created: 2, unknown: 3 });
     expect(summary.failureReasons[0]).toMatchObject({ reason: 'unconfirmed_earlier_send', count: 3 });
     expect(unconfirmed.some((scene) => sentScenes.has(scene))).toBe(false);
+  });
+
+  it('resends only them with resendUnknown', async () => {
+    const created = harness.sceneUuids.slice(3);
+    await harness.run(created);
+    const unconfirmed = harness.sceneUuids.slice(0, 3);
+    await journalSends(unconfirmed, false);
+
+    const summary = await harness.run(harness.sceneUuids, { resendUnknown: true });
+    const counts = harness.sandbox.predictionCountByScene(harness.groupUuid);
+
+    expect(summary.counts).toMatchObject({ created: 3, skipped: 2, unknown: 0 });
+    expect(harness.predictionRequests()).toHaveLength(5);
+    expect(Math.max(...counts.values())).toBe(1);
   });
 
   it('resends them with force', async () => {

@@ -38,6 +38,8 @@ export interface ItemAdmissionOptions {
   journal: UploadJournal;
   /** Send scenes that the journal shows as created or as sent without a response. */
   force: boolean;
+  /** Send scenes that the journal shows as sent without a response, but not created ones. */
+  resendUnknown: boolean;
   logger: Logger;
 }
 
@@ -109,7 +111,7 @@ export class ItemAdmission {
         ...withFindings(findings),
       });
     }
-    if (earlier?.state === 'unconfirmed') {
+    if (earlier?.state === 'unconfirmed' && !this.options.resendUnknown) {
       return this.report(item.index, {
         source: item.source,
         sceneUuid,
@@ -117,7 +119,7 @@ export class ItemAdmission {
         reason: 'unconfirmed_earlier_send',
         error:
           'An earlier upload sent this prediction and got no answer, so it may already exist; it was not resent. ' +
-          'Pass force: true to upload it again.',
+          'Check in Kognic, then rerun with resendUnknown: true if it is missing. (force: true resends every scene, also the created ones.)',
         attempts: 0,
         ...withFindings(findings),
       });

@@ -62,6 +62,8 @@ export interface UploadRequest {
   maxConnections?: number;
   /** Upload again the scenes that the journal shows as created or as sent without a response. */
   force?: boolean;
+  /** Upload again only the scenes that the journal shows as sent without a response. */
+  resendUnknown?: boolean;
 }
 
 /** The part of an HTTP client that an upload uses. */
@@ -254,7 +256,11 @@ export class Upload {
   }
 
   private async run(): Promise<void> {
-    this.logger.info('Upload started', { maxConnections: this.maxConnections, force: this.request.force === true });
+    this.logger.info('Upload started', {
+      maxConnections: this.maxConnections,
+      force: this.request.force === true,
+      resendUnknown: this.request.resendUnknown === true,
+    });
 
     try {
       const reportPath = this.summaryBuilder.reportPath;
@@ -269,6 +275,7 @@ export class Upload {
         validate: this.deps.validate ?? validatePrediction,
         journal: this.journal,
         force: this.request.force === true,
+        resendUnknown: this.request.resendUnknown === true,
         logger: this.logger,
       });
       this.client = this.deps.createHttpClient(this.maxConnections);
@@ -529,7 +536,9 @@ export class Upload {
         kind: 'finished',
         report: this.itemReport(item, 'unknown', {
           reason: 'cancelled_in_flight',
-          error: 'The upload was cancelled while this request was in flight, so the prediction may or may not exist; a rerun holds it back unless force: true.',
+          error:
+            'The upload was cancelled while this request was in flight, so the prediction may or may not exist. A rerun holds it back; ' +
+            'check in Kognic, then rerun with resendUnknown: true if it is missing.',
         }),
         event: { e: 'unknown', scene: item.sceneUuid, job: this.jobId, reason: 'cancelled_in_flight', at: Date.now() },
       };

@@ -30,6 +30,12 @@ export const uploadPredictionsTool = defineTool({
     force: booleanInput()
       .default(false)
       .describe('Upload again scenes that an earlier upload created, or sent without a recorded answer. Creates duplicates on purpose.'),
+    resendUnknown: booleanInput()
+      .default(false)
+      .describe(
+        'Upload again only the scenes whose earlier request got no answer (outcome unknown); created scenes stay skipped. ' +
+          'Check in Kognic first that they are missing, or they get a second prediction.',
+      ),
     maxConnections: integerInput(
       1,
       MAX_UPLOAD_CONNECTIONS,
@@ -54,6 +60,7 @@ export const uploadPredictionsTool = defineTool({
       entries: source.entries,
       maxConnections: args.maxConnections,
       force: args.force,
+      resendUnknown: args.resendUnknown,
     });
     void upload.done.then(() => uploadAbort.abort());
     void source.total.then((total) => {

@@ -61,7 +61,10 @@ export function describeUploadSummary(summary: UploadSummary): string {
     lines.push(`Still running: call get_upload_job with jobId "${summary.jobId}" to wait for it or see its progress.`);
   }
   if (counts.unknown > 0) {
-    lines.push('Unknown items may or may not have been created; they are not resent unless you upload them again with force: true.');
+    lines.push(
+      'Unknown items may or may not have been created, so a rerun holds them back. Check them in Kognic, then rerun with ' +
+        'resendUnknown: true to send only the unknown ones; force: true would resend every scene.',
+    );
   }
   lines.push(`Every item is listed in ${summary.reportPath}.`);
   return lines.join('\n');
