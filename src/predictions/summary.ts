@@ -26,6 +26,12 @@ const TEXT_RESERVE_CHARS = 5_000;
 /** Upper bound of `JSON.stringify(summary).length`: the result's bound less the text's reserve. */
 export const MAX_STRUCTURED_CHARS = MAX_RESULT_CHARS - TEXT_RESERVE_CHARS;
 
+/**
+ * Upper bound of the JSON length of a result's text block; every tool's text is cut to it. The
+ * rest of the reserve covers the JSON around the text and the structured content.
+ */
+export const MAX_TEXT_JSON_CHARS = TEXT_RESERVE_CHARS - 200;
+
 /** Failure reasons listed in a summary, the most frequent first. */
 export const MAX_LISTED_REASONS = 20;
 

@@ -9,6 +9,7 @@ import type { CallToolResult, ServerNotification, ServerRequest } from '@modelco
 import { z } from 'zod';
 
 import type { ServerContext } from '../context.js';
+import { cutText, MAX_TEXT_JSON_CHARS } from '../predictions/summary.js';
 import { formatToolError } from './errors.js';
 import { quoteInput } from './input.js';
 
@@ -63,12 +64,13 @@ export function registerTool<Input extends z.ZodObject, Output extends z.ZodObje
     try {
       const output = await definition.handler(args, context, extra);
       return {
-        content: [{ type: 'text', text: output.text }],
+        // Cut in the middle, so that the counts at the start and the report path at the end stay.
+        content: [{ type: 'text', text: cutText(output.text, MAX_TEXT_JSON_CHARS, 'middle') }],
         structuredContent: output.structured as Record<string, unknown>,
       };
     } catch (error) {
       context.logger.warn('tool call failed', { tool: definition.name, error: (error as Error)?.message ?? String(error) });
-      return { content: [{ type: 'text', text: formatToolError(error) }], isError: true };
+      return { content: [{ type: 'text', text: cutText(formatToolError(error), MAX_TEXT_JSON_CHARS) }], isError: true };
     }
   };
 
