@@ -154,6 +154,35 @@ describe('dataset tools', () => {
       expect(sandbox.requests.filter((request) => request.route === 'listGroups').at(-1)?.path).toContain(CAMERA_DATASET.uuid);
     });
 
+    it('pages long entries within the result bound', async () => {
+      const h = await start();
+      const { uuid: datasetUuid } = sandbox.addDataset({ name: 'long group names', sceneCount: 1 });
+      for (let index = 0; index < 200; index++) {
+        sandbox.addPredictionGroup(datasetUuid, `run-${String(index).padStart(3, '0')}-${'n'.repeat(400)}`);
+      }
+
+      const seen = new Set<string>();
+      const firstPage = await h.call('list_prediction_groups', { datasetUuid, limit: 200 });
+      let page = firstPage;
+      for (let calls = 0; calls < 10; calls++) {
+        const structured = page.structuredContent as { predictionGroups: Array<{ uuid: string }>; nextOffset?: number };
+        structured.predictionGroups.forEach((group) => seen.add(group.uuid));
+        if (structured.nextOffset === undefined) {
+          break;
+        }
+        page = await h.call('list_prediction_groups', { datasetUuid, limit: 200, offset: structured.nextOffset });
+      }
+      const first = firstPage.structuredContent as { predictionGroups: Array<{ name: string }>; nextOffset?: number };
+
+      expect(JSON.stringify(firstPage).length).toBeLessThan(40_000);
+      expect(first.predictionGroups.length).toBeLessThan(200);
+      expect(first.nextOffset).toBe(first.predictionGroups.length);
+      expect(first.predictionGroups[0]?.name.endsWith('…')).toBe(true);
+      expect(resultText(firstPage)).toContain(`the structured result lists all of them`);
+      expect(resultText(firstPage)).toContain(`More: call again with offset ${first.nextOffset}`);
+      expect(seen.size).toBe(200);
+    });
+
     it('reports an unknown dataset', async () => {
       const h = await start();
       const result = await h.call('list_prediction_groups', { datasetUuid: '00000000-0000-4000-8000-000000000000' });

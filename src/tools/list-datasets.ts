@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { MAX_PAGE_LIMIT, pageByName, pagingInputShape } from './input.js';
 import { defineTool } from './define.js';
+import { describeListedItems, fitListPage } from './list-result.js';
 
 /** A dataset as the API lists it: its UUID and name, plus whatever scalar fields the API adds. */
 export const listedItemSchema = z.looseObject({
@@ -31,9 +32,9 @@ export const listDatasetsTool = defineTool({
 
   async handler(args, context, extra) {
     const datasets = await context.kognic().datasetApi.listDatasets(extra.signal);
-    const page = pageByName(datasets, args);
+    const page = fitListPage(pageByName(datasets, args));
 
-    const shown = page.items.map((dataset) => `${dataset.uuid}  ${dataset.name}`).join('\n');
+    const shown = describeListedItems(page.items);
     const more = page.nextOffset === undefined ? '' : `\nMore: call again with offset ${page.nextOffset}.`;
     return {
       structured: { datasets: page.items, total: page.total, offset: page.offset, nextOffset: page.nextOffset },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTool } from './define.js';
 import { MAX_PAGE_LIMIT, pageByName, pagingInputShape, uuidInput } from './input.js';
 import { listedItemSchema } from './list-datasets.js';
+import { describeListedItems, fitListPage } from './list-result.js';
 
 export const listPredictionGroupsOutputSchema = z.object({
   datasetUuid: z.string(),
@@ -30,9 +31,9 @@ export const listPredictionGroupsTool = defineTool({
 
   async handler(args, context, extra) {
     const groups = await context.kognic().datasetApi.listPredictionGroups(args.datasetUuid, extra.signal);
-    const page = pageByName(groups, args);
+    const page = fitListPage(pageByName(groups, args));
 
-    const shown = page.items.map((group) => `${group.uuid}  ${group.name}`).join('\n');
+    const shown = describeListedItems(page.items);
     const more = page.nextOffset === undefined ? '' : `\nMore: call again with offset ${page.nextOffset}.`;
     return {
       structured: {
