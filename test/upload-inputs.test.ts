@@ -259,19 +259,24 @@ describe('upload_predictions arguments', () => {
     expect(text.length).toBeLessThan(1_000);
   });
 
-  it('names a missing sceneUuid', async () => {
+  it('reports items without sceneUuid', async () => {
     harness = await startHarness();
     const target = addUploadTarget(harness.sandbox, 1);
+    const openlabel = inlinePredictions(target.sceneUuids)[0]?.openlabel;
 
     const result = await harness.call('upload_predictions', {
       predictionGroupUuid: target.groupUuid,
-      predictions: [{ openlabel: inlinePredictions(target.sceneUuids)[0]?.openlabel }],
+      predictions: Array.from({ length: 3_000 }, () => ({ openlabel })),
     });
-    const text = resultText(result);
+    const summary = summaryOf(result);
 
-    expect(result.isError).toBe(true);
-    expect(text).toContain('missing sceneUuid');
-    expect(text).toContain('predictions[0].sceneUuid');
+    expect(result.isError).toBeFalsy();
+    expect(summary.counts.invalid).toBe(3_000);
+    expect(summary.failureReasons[0]).toMatchObject({ reason: 'invalid_scene_uuid', count: 3_000 });
+    expect(summary.failureReasons[0]?.examples[0]?.error ?? summary.failureReasons[0]?.examples[0]?.findings?.[0]?.message).toContain(
+      'The scene UUID is missing',
+    );
+    expect(JSON.stringify(result).length).toBeLessThan(40_000);
     expect(predictionRequests(harness.sandbox)).toHaveLength(0);
   });
 

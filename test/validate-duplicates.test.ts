@@ -119,6 +119,22 @@ describe('validate_predictions duplicate scenes', () => {
     expect(text).toContain('paths lists "./" more than once, so its items are read again and reported as duplicate_scene.');
   });
 
+  it('blames the path only for its items', async () => {
+    const root = makeTempDir('validate-duplicates-mixed-');
+    writeJsonlFile(path.join(root, 'a.jsonl'), [sceneUuidFor(40)]);
+    writeJsonlFile(path.join(root, 'b.jsonl'), [sceneUuidFor(41), sceneUuidFor(41)]);
+
+    const { report } = await validate({ paths: ['a.jsonl', 'b.jsonl', './a.jsonl'] }, [root]);
+    const examples = report.findingsByCode.find((group) => group.code === 'duplicate_scene')?.examples ?? [];
+    const fromB = examples.find((example) => example.source.includes('b.jsonl'));
+    const fromA = examples.find((example) => example.source.includes('a.jsonl'));
+
+    expect(examples).toHaveLength(2);
+    expect(fromB?.message).not.toContain('paths lists');
+    expect(fromB?.message).toContain('remove one of them');
+    expect(fromA?.message).toContain('paths lists "./a.jsonl" more than once');
+  });
+
   it('skips the path note otherwise', async () => {
     const root = makeTempDir('validate-duplicates-distinct-');
     writeJsonlFile(path.join(root, 'a.jsonl'), [sceneUuidFor(30)]);

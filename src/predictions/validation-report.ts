@@ -242,7 +242,7 @@ export async function validateEntries(entries: AsyncIterable<SourceEntry>, optio
       continue;
     }
 
-    const result = duplicates.check(entry.item.index, validatePrediction(entry.item));
+    const result = duplicates.check(entry.item.index, entry.item.source, validatePrediction(entry.item));
     const sceneUuid = typeof entry.item.sceneUuid === 'string' ? entry.item.sceneUuid : undefined;
     builder.add(entry.item.source, sceneUuid, result);
   }
@@ -264,10 +264,18 @@ class DuplicateSceneCheck {
    */
   private readonly firstIndexByScene = new Map<string, number>();
 
-  constructor(private readonly repeatedPath: string | undefined) {}
+  /**
+   * Source of the first valid item of every scene, kept only when a path is listed twice: an item
+   * whose source is the same as its scene's first item was read again through that path.
+   */
+  private readonly firstSourceByScene: Map<string, string> | undefined;
+
+  constructor(private readonly repeatedPath: string | undefined) {
+    this.firstSourceByScene = repeatedPath === undefined ? undefined : new Map();
+  }
 
   /** Returns `result` unchanged, or made invalid by a duplicate_scene error when the scene came earlier. */
-  check(index: number, result: ValidationResult): ValidationResult {
+  check(index: number, source: string, result: ValidationResult): ValidationResult {
     const { sceneUuid } = result;
     if (!result.valid || sceneUuid === undefined) {
       return result;
@@ -276,16 +284,23 @@ class DuplicateSceneCheck {
     const firstIndex = this.firstIndexByScene.get(sceneUuid);
     if (firstIndex === undefined) {
       this.firstIndexByScene.set(sceneUuid, index);
+      this.firstSourceByScene?.set(sceneUuid, source);
       return result;
     }
 
-    const duplicate: Finding = { pointer: '/sceneUuid', code: 'duplicate_scene', severity: 'error', message: this.message(sceneUuid, firstIndex) };
+    const readAgain = this.firstSourceByScene?.get(sceneUuid) === source;
+    const duplicate: Finding = {
+      pointer: '/sceneUuid',
+      code: 'duplicate_scene',
+      severity: 'error',
+      message: this.message(sceneUuid, firstIndex, readAgain),
+    };
     return { ...result, valid: false, errorCount: result.errorCount + 1, findings: [duplicate, ...result.findings] };
   }
 
-  private message(sceneUuid: string, firstIndex: number): string {
+  private message(sceneUuid: string, firstIndex: number, readAgain: boolean): string {
     const earlier = `Scene ${sceneUuid} already has a prediction at item index ${firstIndex}`;
-    if (this.repeatedPath === undefined) {
+    if (this.repeatedPath === undefined || !readAgain) {
       return `${earlier} of this request, counting from 0. upload_predictions takes one prediction per scene and rejects the later ones, so remove one of them.`;
     }
     const quoted = JSON.stringify(cutText(this.repeatedPath, MAX_REPEATED_PATH_JSON_CHARS, 'middle'));

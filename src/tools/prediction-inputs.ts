@@ -7,17 +7,13 @@ import { countSourceItems, readSourceEntries, type SourceRequest } from '../pred
 import type { SourceEntry } from '../predictions/types.js';
 import { arrayInput, booleanInput } from './input.js';
 
+// Both fields are optional here, so that a missing one is reported for its item, with the
+// expected shape, instead of rejecting the whole call with one line per item.
 const inlinePredictionSchema = z.object({
   sceneUuid: z
-    .string({
-      error: (issue) =>
-        issue.input === undefined
-          ? 'missing sceneUuid: give each inline prediction the UUID of its Kognic scene'
-          : `expected the scene UUID as a string, got ${issue.input === null ? 'null' : typeof issue.input}`,
-    })
-    .describe('UUID of the Kognic scene the prediction belongs to.'),
-  // Optional here so that a missing document is reported for that item, with the expected
-  // shape, instead of rejecting the whole call.
+    .string({ error: (issue) => `expected the scene UUID as a string, got ${issue.input === null ? 'null' : typeof issue.input}` })
+    .optional()
+    .describe('UUID of the Kognic scene the prediction belongs to. Required.'),
   openlabel: z
     .unknown()
     .optional()
@@ -39,7 +35,7 @@ export const predictionSourceShape = {
 };
 
 export interface PredictionSourceArgs {
-  predictions?: Array<{ sceneUuid: string; openlabel?: unknown }> | undefined;
+  predictions?: Array<{ sceneUuid?: string | undefined; openlabel?: unknown }> | undefined;
   paths?: string[] | undefined;
   recursive: boolean;
 }
