@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { silentLogger } from '../src/log.js';
-import { UploadBusyError } from '../src/predictions/journal-lock.js';
+import { JournalLock, UploadBusyError } from '../src/predictions/journal-lock.js';
 import { UploadJournal, journalPath } from '../src/predictions/journal.js';
 
 const BUILT_JOURNAL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/predictions/journal.js');
@@ -174,6 +174,21 @@ describe('journal lock', () => {
 
     expect(owner.pid).toBe(process.pid);
     expect(existsSync(`${lockPath}.takeover`)).toBe(false);
+  });
+
+  it('checks a live lock without taking it', () => {
+    const pid = runningPid();
+    writeLock({ pid, host: hostname() });
+
+    expect(() => JournalLock.assertFree(journalPath(stateDir, ORIGIN, GROUP), GROUP)).toThrow(UploadBusyError);
+    expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid });
+  });
+
+  it('checks a stale lock as free', () => {
+    writeLock({ pid: deadPid(), host: hostname() });
+
+    expect(() => JournalLock.assertFree(journalPath(stateDir, ORIGIN, GROUP), GROUP)).not.toThrow();
+    expect(existsSync(lockPath)).toBe(true);
   });
 
   it('keeps a lock from another host', async () => {

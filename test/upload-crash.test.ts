@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { journalPath } from '../src/predictions/journal.js';
@@ -150,7 +151,7 @@ describe('uploads of two servers to one group', () => {
   let sandbox: KognicSandbox;
   let target: UploadTarget;
   let firstPid: number;
-  let busy: UploadSummary;
+  let busy: CallToolResult;
   let firstSummary: UploadSummary;
   let rerun: UploadSummary;
 
@@ -170,7 +171,7 @@ describe('uploads of two servers to one group', () => {
       const firstCall = first.client.callTool({ name: 'upload_predictions', arguments: uploadArgs }, undefined, { timeout: 120_000 });
       await waitFor(() => sandbox.predictions(target.groupUuid).length >= 10, 'the first upload has begun');
 
-      busy = summaryOf((await second.client.callTool({ name: 'upload_predictions', arguments: uploadArgs }, undefined, { timeout: 120_000 })) as never);
+      busy = (await second.client.callTool({ name: 'upload_predictions', arguments: uploadArgs }, undefined, { timeout: 120_000 })) as CallToolResult;
       firstSummary = summaryOf((await firstCall) as never);
       rerun = summaryOf((await second.client.callTool({ name: 'upload_predictions', arguments: uploadArgs }, undefined, { timeout: 120_000 })) as never);
     } finally {
@@ -183,11 +184,13 @@ describe('uploads of two servers to one group', () => {
     removeTempDirs();
   });
 
-  it('fails the second upload', () => {
-    expect(busy.status).toBe('failed');
-    expect(busy.counts.created).toBe(0);
-    expect(busy.error).toContain(`process ${firstPid}`);
-    expect(busy.error).toContain('Wait until that upload ends');
+  it('rejects the second upload', () => {
+    const text = busy.content[0]?.type === 'text' ? busy.content[0].text : '';
+
+    expect(busy.isError).toBe(true);
+    expect(busy.structuredContent).toBeUndefined();
+    expect(text).toContain(`process ${firstPid}`);
+    expect(text).toContain('Wait until that upload ends');
   });
 
   it('lets the first upload finish', () => {

@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 
 import { UserInputError } from '../errors.js';
+import { journalPath } from './journal.js';
+import { JournalLock } from './journal-lock.js';
 import type { UploadSummary } from './summary.js';
 import { Upload, type UploadDependencies, type UploadRequest } from './uploader.js';
 
@@ -34,6 +36,7 @@ export class UploadJobs {
           `Wait for it with get_upload_job, or stop it with cancel_upload_job, then upload again.`,
       );
     }
+    JournalLock.assertFree(journalPath(this.deps.stateDir, this.deps.apiOrigin, groupKey), request.groupUuid);
 
     const upload = new Upload({ ...request, jobId: this.newJobId() }, this.deps);
     this.uploads.set(upload.jobId, upload);

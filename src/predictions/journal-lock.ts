@@ -82,6 +82,22 @@ export class JournalLock {
   }
 
   /**
+   * Throws UploadBusyError when a live owner holds the lock of the journal at `journalPath`. An
+   * upload calls it before it starts, so that a busy group fails the tool call itself; the
+   * upload still takes the lock, because another process may take it in between.
+   */
+  static assertFree(journalPath: string, groupUuid: string): void {
+    const path = `${journalPath}.lock`;
+    const state = readLock(path);
+    if ('kind' in state && state.kind === 'missing') {
+      return;
+    }
+    if (!isAbandoned(path, state)) {
+      throw new UploadBusyError(busyMessage(path, groupUuid, state));
+    }
+  }
+
+  /**
    * Removes the lock file unless another process has replaced it, after someone deleted it by
    * hand. Later calls do nothing.
    */
