@@ -53,7 +53,7 @@ async function spawnServer(env: Record<string, string>, args: string[]): Promise
   return { client, transport, stderr: () => stderr };
 }
 
-/** The environment of a server that uses the sandbox, with no config file to find. */
+/** Returns the environment of a server that uses the sandbox, with no config file to find. */
 function sandboxEnv(sandbox: KognicSandbox): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',

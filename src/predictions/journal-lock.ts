@@ -83,8 +83,8 @@ export class JournalLock {
 
   /**
    * Throws UploadBusyError when a live owner holds the lock of the journal at `journalPath`. An
-   * upload calls it before it starts, so that a busy group fails the tool call itself; the
-   * upload still takes the lock, because another process may take it in between.
+   * upload calls it before it starts, so that a busy group fails the tool call itself. The upload
+   * still takes the lock, because another process may take it in between.
    */
   static assertFree(journalPath: string, groupUuid: string): void {
     const path = `${journalPath}.lock`;

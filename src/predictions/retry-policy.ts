@@ -55,9 +55,9 @@ export type FailureDecision =
   /** The request may have created the prediction; it must not be resent. */
   | { action: 'unknown'; reason: string; error: string }
   /**
-   * Nothing more can be sent. With `httpStatus` the API rejected this request, such as a 404 for
-   * a missing group, and the item failed; without it, such as after rejected credentials, the
-   * item was not sent.
+   * Nothing more can be sent. With `httpStatus`, the API rejected this request (a 404 for a
+   * missing group, say), so the item failed. Without it, the item was not sent, as after
+   * rejected credentials.
    */
   | { action: 'stop'; error: string; reason?: string; httpStatus?: number };
 

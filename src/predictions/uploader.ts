@@ -520,7 +520,7 @@ export class Upload {
     }
   }
 
-  /** Decides what follows a failed attempt; `requestWritten` says whether any of its requests was written. */
+  /** Decides what follows a failed attempt. `requestWritten` is true when any of its requests was written. */
   private afterFailure(item: QueuedItem, error: unknown, requestWritten: boolean): AttemptStep {
     const notCreated = (reason: string, status?: number): JournalEvent => ({
       e: 'failed',

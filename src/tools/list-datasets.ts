@@ -34,11 +34,11 @@ export const listDatasetsTool = defineTool({
     const datasets = await context.kognic().datasetApi.listDatasets(extra.signal);
     const page = fitListPage(pageByName(datasets, args));
 
-    const shown = describeListedItems(page.items);
+    const entryLines = describeListedItems(page.items);
     const more = page.nextOffset === undefined ? '' : `\nMore: call again with offset ${page.nextOffset}.`;
     return {
       structured: { datasets: page.items, total: page.total, offset: page.offset, nextOffset: page.nextOffset },
-      text: `${page.total} dataset(s) match; showing ${page.items.length} from offset ${page.offset}.\n${shown}${more}`,
+      text: `${page.total} dataset(s) match; showing ${page.items.length} from offset ${page.offset}.\n${entryLines}${more}`,
     };
   },
 });

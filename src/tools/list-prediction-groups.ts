@@ -33,7 +33,7 @@ export const listPredictionGroupsTool = defineTool({
     const groups = await context.kognic().datasetApi.listPredictionGroups(args.datasetUuid, extra.signal);
     const page = fitListPage(pageByName(groups, args));
 
-    const shown = describeListedItems(page.items);
+    const entryLines = describeListedItems(page.items);
     const more = page.nextOffset === undefined ? '' : `\nMore: call again with offset ${page.nextOffset}.`;
     return {
       structured: {
@@ -43,7 +43,7 @@ export const listPredictionGroupsTool = defineTool({
         offset: page.offset,
         nextOffset: page.nextOffset,
       },
-      text: `${page.total} prediction group(s) match in dataset ${args.datasetUuid}; showing ${page.items.length} from offset ${page.offset}.\n${shown}${more}`,
+      text: `${page.total} prediction group(s) match in dataset ${args.datasetUuid}; showing ${page.items.length} from offset ${page.offset}.\n${entryLines}${more}`,
     };
   },
 });

@@ -43,7 +43,7 @@ export function fitListPage(page: Page<ListedItem>): Page<ListedItem> {
 
 /**
  * Writes one line per entry, `<uuid>  <name>`, for as many entries as fit in the text's share of
- * a result, and says how many more the structured result has.
+ * a result, and counts the ones that only the structured result lists.
  */
 export function describeListedItems(items: readonly ListedItem[]): string {
   const lines: string[] = [];
